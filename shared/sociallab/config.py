@@ -1,0 +1,126 @@
+"""Configuration: one validated `Settings`, read from the environment (names are part of API.md).
+
+Explicit arguments win over the environment, which wins over defaults. Optional integrations are
+`None` until configured; code that needs one calls `settings.require("NAME")`, which raises a
+`ConfigurationError` naming the missing variable instead of failing somewhere deep inside.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sociallab.errors import ConfigurationError
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    database_url: str | None = None
+    db_pool_max_size: int = 10
+
+    supabase_url: str | None = None
+    supabase_service_role_key: SecretStr | None = None
+    supabase_jwt_secret: SecretStr | None = None
+    jwt_audience: str = "authenticated"
+    jwt_issuer: str | None = None  # default: {SUPABASE_URL}/auth/v1
+
+    storage_backend: Literal["local", "supabase", "s3"] = "local"
+    storage_bucket: str = "media"
+    storage_local_dir: str = ".data/storage"
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    public_base_url: str = "http://127.0.0.1:8080"
+
+    instagram_app_id: str | None = None
+    instagram_app_secret: SecretStr | None = None
+    instagram_redirect_uri: str | None = None
+    instagram_authorize_url: str = "https://www.instagram.com/oauth/authorize"
+    instagram_oauth_url: str = "https://api.instagram.com"
+    instagram_graph_url: str = "https://graph.instagram.com"
+    instagram_api_version: str = "v25.0"
+
+    google_service_account_json: SecretStr | None = None
+    drive_api_url: str = "https://www.googleapis.com/drive/v3"
+
+    gemini_api_key: SecretStr | None = None
+    gemini_model: str = "gemini-2.5-flash"
+    gemini_base_url: str | None = None
+
+    token_encryption_key: SecretStr | None = None
+    url_signing_key: SecretStr | None = None
+    scheduler_secret: SecretStr | None = None
+    scheduler_audience: str | None = None
+    scheduler_service_account: str | None = None
+    google_certs_url: str = "https://www.googleapis.com/oauth2/v3/certs"
+    webhook_secret: SecretStr | None = None
+
+    publishing_enabled: bool = True
+    rate_limit_per_minute: int = 120
+    max_body_bytes: int = 1_000_000
+    log_level: str = "INFO"
+    port: int = 8080
+
+    @field_validator("supabase_url", "public_base_url", "instagram_graph_url", "instagram_oauth_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @property
+    def expected_issuer(self) -> str | None:
+        if self.jwt_issuer:
+            return self.jwt_issuer
+        return f"{self.supabase_url}/auth/v1" if self.supabase_url else None
+
+    def require(self, *names: str) -> None:
+        """Raise `ConfigurationError` naming every variable in `names` that is not set.
+
+        Raises:
+            ConfigurationError: one or more of the variables is unset or empty.
+        """
+        missing = [name.upper() for name in names if not _is_set(getattr(self, name.lower()))]
+        if missing:
+            raise ConfigurationError(f"Missing configuration: {', '.join(missing)} must be set.")
+
+    def secret(self, name: str) -> str:
+        """The plain value of a secret setting, or `ConfigurationError` naming it."""
+        self.require(name)
+        value = getattr(self, name.lower())
+        return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, for the log redactor."""
+        values = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr) and len(value.get_secret_value()) >= 6:
+                values.append(value.get_secret_value())
+        return values
+
+
+def _is_set(value: Any) -> bool:
+    if isinstance(value, SecretStr):
+        return bool(value.get_secret_value())
+    return value is not None and value != ""
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment.
+
+    Raises:
+        ConfigurationError: a variable has a value of the wrong type (names the variable).
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise ConfigurationError(f"Invalid configuration: {problems}") from None
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (after the environment changed: tests, the dev server)."""
+    get_settings.cache_clear()

@@ -1,0 +1,94 @@
+"""Test fixtures shared by every tier.
+
+Integration and e2e tests get a real PostgreSQL: `DATABASE_URL` if it is set (a server the suite
+may create databases on), otherwise an embedded one from pgserver in a temporary folder. The
+migrations are applied once to a template database; each test gets its own clone
+(`CREATE DATABASE ... TEMPLATE`), so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from sociallab import migrate
+from sociallab.config import reset_settings
+from sociallab.db import Database, close_db
+
+ROOT = Path(__file__).resolve().parents[1]
+_ADMIN_URL = os.environ.get("DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A URL to a PostgreSQL server on which the suite may create databases."""
+    if _ADMIN_URL:
+        yield _ADMIN_URL
+        return
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
+    yield server.get_uri()
+    server.cleanup()
+
+
+def _admin_execute(admin_url: str, statement: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(statement)  # type: ignore[arg-type]  # names below are generated, never user input
+
+
+@pytest.fixture(scope="session")
+def template_url(pg_admin_url: str) -> Iterator[str]:
+    """A database with every migration applied, used as the template for per-test clones."""
+    name = f"sociallab_template_{uuid.uuid4().hex[:8]}"
+    _admin_execute(pg_admin_url, f'CREATE DATABASE "{name}"')
+    url = make_conninfo(pg_admin_url, dbname=name)
+    migrate.apply(url, ROOT / "migrations")
+    yield url
+    _admin_execute(pg_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(pg_admin_url: str, template_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh, fully migrated database for this test; DATABASE_URL points at it."""
+    template = psycopg.conninfo.conninfo_to_dict(template_url)["dbname"]
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    _admin_execute(pg_admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    url = make_conninfo(pg_admin_url, dbname=name)
+    monkeypatch.setenv("DATABASE_URL", url)
+    reset_settings()
+    yield url
+    reset_settings()
+    _admin_execute(pg_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def empty_database_url(pg_admin_url: str) -> Iterator[str]:
+    """A database with no migrations applied (for migrator tests)."""
+    name = f"empty_{uuid.uuid4().hex[:12]}"
+    _admin_execute(pg_admin_url, f'CREATE DATABASE "{name}"')
+    yield make_conninfo(pg_admin_url, dbname=name)
+    _admin_execute(pg_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """An open pool on this test's database."""
+    database = Database(database_url, max_size=4)
+    await database.open()
+    yield database
+    await database.close()
+    await close_db()
+
+
+@pytest.fixture(autouse=True)
+def _clean_settings() -> Iterator[None]:
+    reset_settings()
+    yield
+    reset_settings()
