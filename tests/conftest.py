@@ -9,6 +9,8 @@ migrations are applied once to a template database; each test gets its own clone
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -26,16 +28,20 @@ _ADMIN_URL = os.environ.get("DATABASE_URL")
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_admin_url() -> Iterator[str]:
     """A URL to a PostgreSQL server on which the suite may create databases."""
     if _ADMIN_URL:
         yield _ADMIN_URL
         return
     import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
+    # Not pytest's tmp_path: pytest prunes old base temp folders, which another pytest process on
+    # the same machine may do while this server still runs.
+    data_dir = Path(tempfile.mkdtemp(prefix="sociallab-test-pg-"))
+    server = pgserver.get_server(data_dir, cleanup_mode="delete")
     yield server.get_uri()
     server.cleanup()
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def _admin_execute(admin_url: str, statement: str) -> None:

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     scheduler_secret: SecretStr | None = None
     scheduler_audience: str | None = None
     scheduler_service_account: str | None = None
+    # True only on private Cloud Run services: the platform verified the scheduler's OIDC token and
+    # replaced its signature with SIGNATURE_REMOVED_BY_GOOGLE before the request reached us.
+    scheduler_platform_verified: bool = False
     google_certs_url: str = "https://www.googleapis.com/oauth2/v3/certs"
     webhook_secret: SecretStr | None = None
 

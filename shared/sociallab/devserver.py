@@ -1,0 +1,174 @@
+"""`make run`: the whole product on one machine.
+
+    python -m sociallab.devserver [--port 8080] [--functions-dir DIR ...] [--no-cron]
+
+Every configured variable is honoured; what is unset gets a local stand-in (an embedded
+PostgreSQL under `.data/pg`, generated dev secrets, local file storage). Migrations are applied,
+a demo workspace is seeded, every `functions/<name>/main.py` is served at `/<name>`, and a local
+cron calls the scheduler-triggered functions on their cadence. Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+
+from sociallab import migrate
+from sociallab.config import Settings, get_settings, reset_settings
+from sociallab.db import close_db, get_db
+from sociallab.dev import cron, preview
+from sociallab.dev.environment import ensure_database, ensure_dev_secrets
+from sociallab.dev.loader import FunctionMount, LoadedFunction, load_functions
+from sociallab.dev.seed import DEMO_EMAIL, DEMO_USER_ID, mint_user_token, seed_demo
+from sociallab.errors import AppError, DependencyUnavailableError, NotFoundError
+from sociallab.http import openapi
+from sociallab.http.responses import error_response
+from sociallab.logging import configure, get_logger, register_secrets
+
+log = get_logger(__name__)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def health(migrations_dir: Path) -> dict[str, Any]:
+    """Database reachable and every migration applied.
+
+    Raises:
+        DependencyUnavailableError: either is not the case.
+    """
+    try:
+        await get_db().fetch_val("SELECT 1")
+    except AppError as exc:
+        raise DependencyUnavailableError("The database is unreachable.") from exc
+    settings = get_settings()
+    assert settings.database_url is not None
+    waiting = await asyncio.to_thread(migrate.status, settings.database_url, migrations_dir)
+    if waiting:
+        raise DependencyUnavailableError(f"Migrations not applied: {', '.join(waiting)}.")
+    return {"status": "ok", "database": "ok", "migrations": "current"}
+
+
+def build_app(
+    functions: list[LoadedFunction],
+    *,
+    settings: Settings,
+    migrations_dir: Path = migrate.DEFAULT_DIR,
+    cron_jobs: list[cron.Job] | None = None,
+) -> Any:
+    """The dev server's ASGI app: every function under `/<name>`, plus health, OpenAPI, storage, preview."""
+    document = openapi.build([f.router for f in functions if f.router])
+
+    async def healthz(request: Request) -> Response:
+        try:
+            return JSONResponse(await health(migrations_dir))
+        except AppError as exc:
+            return error_response(exc, None)
+
+    async def openapi_json(request: Request) -> Response:
+        return JSONResponse(document)
+
+    async def preview_page(request: Request) -> Response:
+        return HTMLResponse(await preview.page(get_db(), functions, str(request.base_url).rstrip("/")))
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return error_response(NotFoundError(f"No such endpoint: {request.url.path}"), None)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = None
+        if cron_jobs:
+            secret = settings.secret("scheduler_secret")
+            task = asyncio.create_task(cron.run_forever(f"http://127.0.0.1:{settings.port}", cron_jobs, secret))
+        yield
+        if task:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await close_db()
+
+    routes: list[Any] = [
+        Route("/", preview_page),
+        Route("/healthz", healthz),
+        Route("/openapi.json", openapi_json),
+    ]
+    if settings.storage_backend == "local":
+        from sociallab.storage.local import local_storage_app
+
+        routes.append(Mount("/storage", app=local_storage_app(settings)))
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: not_found})
+    return FunctionMount(functions, app)
+
+
+def jobs_of(functions: list[LoadedFunction]) -> list[cron.Job]:
+    return [
+        cron.Job(f.name, f.router.schedule_seconds) for f in functions if f.router and f.router.schedule_seconds
+    ]
+
+
+async def prepare(data_dir: Path) -> Any:
+    """Environment, database, migrations and demo data; returns the embedded server (or None)."""
+    ensure_dev_secrets(data_dir)
+    os.environ.setdefault("STORAGE_LOCAL_DIR", str(data_dir / "storage"))
+    server = await asyncio.to_thread(ensure_database, data_dir)
+    reset_settings()
+    settings = get_settings()
+    assert settings.database_url is not None
+    applied = await asyncio.to_thread(migrate.apply, settings.database_url)
+    for name in applied:
+        log.info("migration applied", extra={"migration": name})
+    await seed_demo(get_db())
+    await close_db()
+    return server
+
+
+def banner(settings: Settings, functions: list[LoadedFunction]) -> str:
+    base = f"http://127.0.0.1:{settings.port}"
+    lines = [
+        "",
+        f"SocialLab is running: preview {base}/",
+        f"  OpenAPI   {base}/openapi.json      health {base}/healthz",
+        f"  functions {', '.join(f'{base}/{f.name}' for f in functions) or '(none yet)'}",
+    ]
+    if settings.supabase_jwt_secret:
+        token = mint_user_token(settings, DEMO_USER_ID, email=DEMO_EMAIL)
+        lines += [f"  demo user {DEMO_EMAIL}; bearer token (30 days):", f"  {token}"]
+    lines.append("Ctrl-C stops everything.\n")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m sociallab.devserver", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("SOCIALLAB_DATA_DIR", ".data")))
+    parser.add_argument("--functions-dir", type=Path, action="append", help="default: the project's functions/")
+    parser.add_argument("--no-cron", action="store_true", help="do not call scheduled functions")
+    args = parser.parse_args(argv)
+
+    os.environ["PORT"] = str(args.port)
+    configure(os.environ.get("LOG_LEVEL", "INFO"))
+    server = asyncio.run(prepare(args.data_dir.resolve()))
+    settings = get_settings()
+    register_secrets(settings.secret_values())
+    functions = load_functions(args.functions_dir or [ROOT / "functions"])
+    app = build_app(functions, settings=settings, cron_jobs=[] if args.no_cron else jobs_of(functions))
+    print(banner(settings, functions), flush=True)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", lifespan="on")
+    finally:
+        if server is not None:
+            server.cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+"""A small router for one function: routes declare their auth, body/query models and minimum role.
+
+    router = Router("posts")
+
+    @router.post("/", body=CreatePost, response=PostOut, status=201, role="editor")
+    async def create_post(call: Call) -> PostOut: ...
+
+    @functions_framework.aio.http
+    async def posts(request):  # the deployed entry point
+        return await router.handle(request)
+
+`handle` turns every failure into the error envelope: AppErrors with their status, anything
+else as a 500 that names no internals. A route with `role` and a `workspace_id` in its body or
+query gets the membership check before the handler runs. User routes are rate limited per user.
+The same declarations generate the OpenAPI document (`sociallab.http.openapi`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sociallab import ratelimit
+from sociallab.access import Role, require_role
+from sociallab.config import Settings, get_settings
+from sociallab.db import get_db
+from sociallab.errors import AppError, MethodNotAllowedError, NotFoundError, RequestValidationError
+from sociallab.http.auth import Authenticator, User
+from sociallab.http.parsing import parse_json_body, parse_query
+from sociallab.http.responses import error_response, request_id_for, to_response
+from sociallab.logging import get_logger, log_context
+
+log = get_logger(__name__)
+
+AuthKind = Literal["user", "scheduler", "webhook", "public"]
+Handler = Callable[["Call"], Awaitable[Any]]
+_PARAM = re.compile(r"\{([a-z_]+)(?::(uuid))?\}")
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    auth: AuthKind
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    role: Role | None
+    max_body_bytes: int | None
+    summary: str
+    pattern: re.Pattern[str] = field(repr=False)
+
+    @property
+    def openapi_path(self) -> str:
+        return _PARAM.sub(lambda m: "{" + m.group(1) + "}", self.path)
+
+
+@dataclass
+class Call:
+    """What a handler gets: the parsed, authenticated request."""
+
+    request: Request
+    request_id: str
+    function: str
+    route: Route
+    params: dict[str, str]
+    settings: Settings
+    body: Any = None
+    query: Any = None
+    user: User | None = None
+    role: Role | None = None
+
+    @property
+    def user_id(self) -> str:
+        if self.user is None:  # only on routes with auth="user"
+            raise AppError("This route has no user.")
+        return self.user.id
+
+    async def require_role(self, workspace_id: str, minimum: Role) -> Role:
+        """The caller's role in `workspace_id` (for routes whose workspace comes from a row).
+
+        Raises:
+            PermissionDeniedError: not a member, or a lower role.
+        """
+        async with get_db().transaction() as tx:
+            return await require_role(tx, user_id=self.user_id, workspace_id=workspace_id, minimum=minimum)
+
+
+_authenticators: dict[int, Authenticator] = {}
+
+
+def authenticator(settings: Settings) -> Authenticator:
+    """One Authenticator (and its JWKS caches) per settings object."""
+    key = id(settings)
+    if key not in _authenticators:
+        _authenticators.clear()
+        _authenticators[key] = Authenticator(settings)
+    return _authenticators[key]
+
+
+class Router:
+    def __init__(self, function: str, *, schedule_seconds: int | None = None, description: str = "") -> None:
+        self.function = function
+        self.schedule_seconds = schedule_seconds  # the local cron's cadence for scheduler-triggered functions
+        self.description = description
+        self.routes: list[Route] = []
+        self.route("GET", "/healthz", auth="public", summary="Liveness and database reachability")(_healthz)
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        auth: AuthKind = "user",
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: type[BaseModel] | None = None,
+        status: int = 200,
+        role: Role | None = None,
+        max_body_bytes: int | None = None,
+        summary: str = "",
+    ) -> Callable[[Handler], Handler]:
+        regex = "^" + _PARAM.sub(lambda m: f"(?P<{m.group(1)}>{_UUID if m.group(2) else '[^/]+'})", path) + "$"
+
+        def register(handler: Handler) -> Handler:
+            self.routes.append(
+                Route(
+                    method.upper(),
+                    path,
+                    handler,
+                    auth,
+                    body,
+                    query,
+                    response,
+                    status,
+                    role,
+                    max_body_bytes,
+                    summary or (handler.__doc__ or "").strip().split("\n")[0],
+                    re.compile(regex),
+                )
+            )
+            return handler
+
+        return register
+
+    def get(self, path: str, **kwargs: Any) -> Callable[[Handler], Handler]:
+        return self.route("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Callable[[Handler], Handler]:
+        return self.route("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> Callable[[Handler], Handler]:
+        return self.route("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Callable[[Handler], Handler]:
+        return self.route("DELETE", path, **kwargs)
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        """The route for `method` and `path`, with its path parameters.
+
+        Raises:
+            NotFoundError: no route has this path. MethodNotAllowedError: one has, not this method.
+        """
+        allowed = []
+        for route in self.routes:
+            found = route.pattern.match(path)
+            if found:
+                if route.method == method or (method == "HEAD" and route.method == "GET"):
+                    return route, found.groupdict()
+                allowed.append(route.method)
+        if allowed:
+            raise MethodNotAllowedError(f"Use {', '.join(sorted(set(allowed)))} on this path.")
+        raise NotFoundError(f"No such endpoint: {path}")
+
+    async def handle(self, request: Request) -> Response:
+        """Serve one request; never raises."""
+        request_id = request_id_for(request)
+        path = function_path(request)
+        started = time.perf_counter()
+        with log_context(request_id=request_id, function=self.function):
+            try:
+                route, params = self.match(request.method, path)
+                call = await self._prepare(request, request_id, route, params)
+                response = to_response(await route.handler(call), route.status)
+            except AppError as exc:
+                if exc.status >= 500:
+                    log.error("request failed", extra={"error": exc.code, "detail": exc.message})
+                response = error_response(exc, request_id)
+            except Exception:
+                log.exception("unhandled error")
+                response = error_response(AppError("Something went wrong on our side."), request_id)
+            response.headers["X-Request-Id"] = request_id
+            log.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": path,
+                    "status": response.status_code,
+                    "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+            return response
+
+    async def _prepare(self, request: Request, request_id: str, route: Route, params: dict[str, str]) -> Call:
+        settings = get_settings()
+        call = Call(request, request_id, self.function, route, params, settings)
+        auth = authenticator(settings)
+        if route.auth == "user":
+            call.user = await auth.user(request.headers.get("authorization"))
+        elif route.auth == "scheduler":
+            await auth.scheduler(request.headers.get("authorization"))
+        elif route.auth == "webhook":
+            auth.webhook(request.headers.get("x-webhook-secret"))
+        if route.query is not None:
+            call.query = parse_query(request, route.query)
+        if route.body is not None:
+            call.body = await parse_json_body(request, route.body, route.max_body_bytes or settings.max_body_bytes)
+        if call.user is not None:
+            workspace_id = _workspace_of(call) if route.role else None
+            if route.role and not workspace_id:
+                raise RequestValidationError(
+                    "workspace_id is required.", details=[{"field": "workspace_id", "message": "Field required"}]
+                )
+            async with get_db().transaction() as tx:
+                await ratelimit.hit(
+                    tx, scope="http:user", key=call.user.id, limit=settings.rate_limit_per_minute, window_seconds=60
+                )
+                if route.role and workspace_id:
+                    call.role = await require_role(
+                        tx, user_id=call.user.id, workspace_id=workspace_id, minimum=route.role
+                    )
+        return call
+
+
+def function_path(request: Request) -> str:
+    """The path below the function's own URL ("/" for the function itself), without a trailing slash."""
+    path: str = request.scope["path"]
+    root: str = request.scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    return "/" + path.strip("/")
+
+
+def _workspace_of(call: Call) -> str | None:
+    for source in (call.body, call.query):
+        workspace_id = getattr(source, "workspace_id", None)
+        if workspace_id is not None:
+            return str(workspace_id)
+    return None
+
+
+async def _healthz(call: Call) -> dict[str, str]:
+    await get_db().fetch_val("SELECT 1")
+    return {"status": "ok", "function": call.function}
