@@ -23,6 +23,9 @@ from sociallab import migrate
 from sociallab.config import reset_settings
 from sociallab.db import Database, close_db
 
+# Fixture modules of the fakes (sandboxes) each area brings; one line each.
+pytest_plugins: list[str] = []
+
 ROOT = Path(__file__).resolve().parents[1]
 _ADMIN_URL = os.environ.get("DATABASE_URL")
 

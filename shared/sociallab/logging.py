@@ -98,7 +98,7 @@ def configure(level: str = "INFO", stream: Any = None) -> None:
         root.handlers = [handler]
         _configured = True
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "botocore", "urllib3", "hpack"):
+    for noisy in ("httpx", "httpcore", "botocore", "urllib3", "hpack", "pgserver"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

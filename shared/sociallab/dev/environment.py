@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import secrets
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ def ensure_database(data_dir: Path) -> Any | None:
     """
     if os.environ.get("DATABASE_URL"):
         return None
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     import pgserver
 
     server = pgserver.get_server(data_dir / "pg", cleanup_mode="stop")
