@@ -58,8 +58,12 @@ def discover(directory: Path = DEFAULT_DIR) -> list[Migration]:
     """The migration files in `directory`, ordered by version.
 
     Raises:
-        MigrationError: a file name does not follow NNN_name.sql, or two files share a version.
+        MigrationError: the folder does not exist or holds no migration (a wrong `--dir`, or a
+            package installed without its migrations, must not pass as "up to date"), a file
+            name does not follow NNN_name.sql, or two files share a version.
     """
+    if not directory.is_dir():
+        raise MigrationError(f"{directory}: no such migrations folder")
     migrations: dict[str, Migration] = {}
     for path in sorted(directory.glob("*.sql")):
         match = _FILE_NAME.match(path.name)
@@ -69,6 +73,8 @@ def discover(directory: Path = DEFAULT_DIR) -> list[Migration]:
         if version in migrations:
             raise MigrationError(f"{path.name}: version {version} is used twice")
         migrations[version] = Migration(version, name, path, path.read_text(encoding="utf-8"))
+    if not migrations:
+        raise MigrationError(f"{directory}: no migration files (NNN_name.sql) found")
     return [migrations[v] for v in sorted(migrations)]
 
 

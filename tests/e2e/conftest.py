@@ -111,8 +111,10 @@ def devserver(database_url: str, tmp_path: Path) -> Iterator[DevServer]:
     server = start_devserver(
         tmp_path / "data",
         {"DATABASE_URL": database_url},
-        "--functions-dir", str(ROOT / "functions"),
-        "--functions-dir", str(FIXTURE_FUNCTIONS),
+        "--functions-dir",
+        str(ROOT / "functions"),
+        "--functions-dir",
+        str(FIXTURE_FUNCTIONS),
         "--no-cron",
     )
     try:

@@ -32,7 +32,8 @@ def test_serves_health_openapi_preview_and_functions(devserver: DevServer) -> No
 
     # the printed demo token works as the owner of the demo workspace
     response = httpx.post(
-        f"{base}/echo/", json={"workspace_id": DEMO_WORKSPACE, "text": "hi"},
+        f"{base}/echo/",
+        json={"workspace_id": DEMO_WORKSPACE, "text": "hi"},
         headers={"Authorization": f"Bearer {token}"},
     )
     assert response.status_code == 201, response.text
@@ -60,8 +61,10 @@ def test_bad_input_over_http_never_500s(devserver: DevServer) -> None:
 
 def test_logs_are_json_lines_without_secrets(devserver: DevServer) -> None:
     token = demo_token(devserver)
-    httpx.get(f"{devserver.base_url}/echo/items/00000000-0000-4000-8000-000000000009",
-              headers={"Authorization": f"Bearer {token}"})
+    httpx.get(
+        f"{devserver.base_url}/echo/items/00000000-0000-4000-8000-000000000009",
+        headers={"Authorization": f"Bearer {token}"},
+    )
     devserver.stop()
     devserver.output.extend(devserver._lines.queue)
     logged = [json.loads(line) for line in devserver.output if line.startswith("{")]

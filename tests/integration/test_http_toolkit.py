@@ -41,11 +41,12 @@ async def workspace(db: Database) -> dict[str, str]:
     ids = {name: str(uuid.uuid4()) for name in ("workspace", "other", "editor", "viewer", "stranger")}
     async with db.transaction() as tx:
         for user in ("editor", "viewer", "stranger"):
-            await tx.execute("INSERT INTO auth.users (id, email) VALUES (%(id)s, %(email)s)",
-                             {"id": ids[user], "email": f"{user}@club.test"})
+            await tx.execute(
+                "INSERT INTO auth.users (id, email) VALUES (%(id)s, %(email)s)",
+                {"id": ids[user], "email": f"{user}@club.test"},
+            )
         for ws in ("workspace", "other"):
-            await tx.execute("INSERT INTO workspaces (id, name) VALUES (%(id)s, %(name)s)",
-                             {"id": ids[ws], "name": ws})
+            await tx.execute("INSERT INTO workspaces (id, name) VALUES (%(id)s, %(name)s)", {"id": ids[ws], "name": ws})
         for user, role in (("editor", "editor"), ("viewer", "viewer")):
             await tx.execute(
                 "INSERT INTO workspace_members (workspace_id, user_id, role) VALUES (%(w)s, %(u)s, %(r)s)",
@@ -96,8 +97,9 @@ async def test_roles_and_membership(client: httpx.AsyncClient, workspace: dict) 
     assert_envelope(await client.post("/echo/", json=body, headers=auth(workspace["stranger"])), 403, "forbidden")
     other = {"workspace_id": workspace["other"], "text": "x"}
     assert_envelope(await client.post("/echo/", json=other, headers=auth(workspace["editor"])), 403, "forbidden")
-    listed = await client.get("/echo/list", params={"workspace_id": workspace["workspace"]},
-                              headers=auth(workspace["viewer"]))
+    listed = await client.get(
+        "/echo/list", params={"workspace_id": workspace["workspace"]}, headers=auth(workspace["viewer"])
+    )
     assert listed.status_code == 200
     assert listed.json() == {"items": [], "limit": 20, "next_cursor": None}
 
@@ -132,8 +134,9 @@ async def test_bad_bodies_get_the_envelope(
 
 async def test_validation_details_name_the_fields(client: httpx.AsyncClient, workspace: dict) -> None:
     body = {"workspace_id": workspace["workspace"], "text": 5, "count": 9, "extra": 1}
-    error = assert_envelope(await client.post("/echo/", json=body, headers=auth(workspace["editor"])), 422,
-                            "validation_failed")
+    error = assert_envelope(
+        await client.post("/echo/", json=body, headers=auth(workspace["editor"])), 422, "validation_failed"
+    )
     assert {d["field"] for d in error["details"]} == {"text", "count", "extra"}
 
 
@@ -144,14 +147,16 @@ async def test_an_oversized_streamed_body_is_refused_without_content_length(
         for _ in range(100):
             yield b" " * 100
 
-    response = await client.post("/echo/", content=chunks(), headers={**auth(workspace["editor"]),
-                                                                      "content-type": "application/json"})
+    response = await client.post(
+        "/echo/", content=chunks(), headers={**auth(workspace["editor"]), "content-type": "application/json"}
+    )
     assert_envelope(response, 413, "payload_too_large")
 
 
 async def test_bad_query_parameters(client: httpx.AsyncClient, workspace: dict) -> None:
-    response = await client.get("/echo/list", params={"workspace_id": workspace["workspace"], "limit": 1000},
-                                headers=auth(workspace["viewer"]))
+    response = await client.get(
+        "/echo/list", params={"workspace_id": workspace["workspace"], "limit": 1000}, headers=auth(workspace["viewer"])
+    )
     assert assert_envelope(response, 422, "validation_failed")["details"][0]["field"] == "limit"
     response = await client.get("/echo/list", headers=auth(workspace["viewer"]))
     assert_envelope(response, 422, "validation_failed")
@@ -163,8 +168,12 @@ async def test_bad_query_parameters(client: httpx.AsyncClient, workspace: dict) 
         None,
         "Bearer garbage",
         "Bearer " + token(str(uuid.uuid4()), exp=int(time.time()) - 3600),
-        "Bearer " + jwt.encode({"sub": "x", "aud": "authenticated", "exp": 2**31}, "wrong-secret-long-enough-for-hs256!!",
-                               algorithm="HS256"),
+        "Bearer "
+        + jwt.encode(
+            {"sub": "x", "aud": "authenticated", "exp": 2**31},
+            "wrong-secret-long-enough-for-hs256!!",
+            algorithm="HS256",
+        ),
         "Bearer " + jwt.encode({"sub": "x", "aud": "authenticated", "exp": 2**31}, None, algorithm="none"),
     ],
 )
@@ -195,8 +204,9 @@ async def test_scheduler_and_webhook_routes(client: httpx.AsyncClient) -> None:
     # Supabase sends `schema` and `old_record` too: the model ignores what it does not need.
     response = await client.post("/echo/hook", json=hook, headers={"X-Webhook-Secret": "webhook-secret"})
     assert response.json() == {"table": "matches"}
-    assert_envelope(await client.post("/echo/hook", json=hook, headers={"X-Webhook-Secret": "x"}), 401,
-                    "unauthenticated")
+    assert_envelope(
+        await client.post("/echo/hook", json=hook, headers={"X-Webhook-Secret": "x"}), 401, "unauthenticated"
+    )
 
 
 async def test_an_unexpected_error_is_a_500_that_leaks_nothing(client: httpx.AsyncClient) -> None:

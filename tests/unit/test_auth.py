@@ -72,8 +72,15 @@ def make_auth(jwks: FakeJwks, **overrides: Any) -> Authenticator:
 
 def claims(**overrides: Any) -> dict[str, Any]:
     now = int(time.time())
-    base = {"sub": "11111111-1111-4111-8111-111111111111", "aud": "authenticated", "iss": ISSUER,
-            "role": "authenticated", "exp": now + 3600, "iat": now, "email": "coach@club.test"}
+    base = {
+        "sub": "11111111-1111-4111-8111-111111111111",
+        "aud": "authenticated",
+        "iss": ISSUER,
+        "role": "authenticated",
+        "exp": now + 3600,
+        "iat": now,
+        "email": "coach@club.test",
+    }
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}
 
@@ -200,8 +207,15 @@ def test_bearer_token_is_read_case_insensitively() -> None:
 
 def _google_token(**overrides: Any) -> str:
     now = int(time.time())
-    data = {"iss": "https://accounts.google.com", "aud": "https://publish-due.run.app", "sub": "1234",
-            "email": "scheduler@proj.iam.gserviceaccount.com", "email_verified": True, "iat": now, "exp": now + 600}
+    data = {
+        "iss": "https://accounts.google.com",
+        "aud": "https://publish-due.run.app",
+        "sub": "1234",
+        "email": "scheduler@proj.iam.gserviceaccount.com",
+        "email_verified": True,
+        "iat": now,
+        "exp": now + 600,
+    }
     data.update(overrides)
     return jwt.encode(data, GOOGLE_KEY, algorithm="RS256", headers={"kid": "g-1"})
 

@@ -37,7 +37,10 @@ def test_lines_are_json_with_severity_message_and_context(captured: io.StringIO)
     assert first["severity"] == "WARNING"
     assert first["message"] == "published post-9"
     assert (first["request_id"], first["function"], first["workspace_id"], first["post_id"]) == (
-        "req-1", "posts", "ws-1", "post-9",
+        "req-1",
+        "posts",
+        "ws-1",
+        "post-9",
     )
     assert "request_id" not in second
 
@@ -64,7 +67,9 @@ def test_names_that_merely_contain_key_are_not_redacted() -> None:
 
 def test_registered_secrets_are_redacted_everywhere(captured: io.StringIO) -> None:
     slog.register_secrets(["my-very-private-value"])
-    logging.getLogger("sociallab.test").error("db said my-very-private-value is wrong", extra={"x": "my-very-private-value"})
+    logging.getLogger("sociallab.test").error(
+        "db said my-very-private-value is wrong", extra={"x": "my-very-private-value"}
+    )
     out = captured.getvalue()
     assert "my-very-private-value" not in out
     assert out.count(slog.REDACTED) == 2

@@ -184,7 +184,7 @@ def _unverified_header(token: str) -> dict[str, Any]:
 def _decode(
     token: str, key: Any, alg: str, *, audience: str, issuer: str | None, verify_signature: bool = True
 ) -> dict[str, Any]:
-    options: dict[str, Any] = {"require": ["exp", "sub", "aud"], "verify_signature": verify_signature}
+    options: Any = {"require": ["exp", "sub", "aud"], "verify_signature": verify_signature}
     if not verify_signature:  # PyJWT turns the claim checks off with the signature check unless asked
         options.update(verify_exp=True, verify_aud=True, verify_iat=True, verify_nbf=True)
     try:

@@ -17,7 +17,11 @@ _ERRORS = {
     "webhook": {"401": "Wrong webhook secret"},
     "public": {},
 }
-_SECURITY = {"user": [{"supabaseUser": []}], "scheduler": [{"scheduler": []}], "webhook": [{"webhookSecret": []}]}
+_SECURITY: dict[str, list[dict[str, list[str]]]] = {
+    "user": [{"supabaseUser": []}],
+    "scheduler": [{"scheduler": []}],
+    "webhook": [{"webhookSecret": []}],
+}
 
 
 def build(routers: list[Router], *, title: str = "SocialLab", version: str = "0.1.0") -> dict[str, Any]:
