@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
     public_base_url: str = "http://127.0.0.1:8080"
+    frontend_origins: str | None = None  # comma-separated origins redirects may go to, besides PUBLIC_BASE_URL
 
     instagram_app_id: str | None = None
     instagram_app_secret: SecretStr | None = None
@@ -49,6 +50,7 @@ class Settings(BaseSettings):
     gemini_api_key: SecretStr | None = None
     gemini_model: str = "gemini-2.5-flash"
     gemini_base_url: str | None = None
+    gemini_daily_budget: int = 200  # Gemini calls per (Pacific) day for the whole project
 
     token_encryption_key: SecretStr | None = None
     url_signing_key: SecretStr | None = None
@@ -77,6 +79,10 @@ class Settings(BaseSettings):
         if self.jwt_issuer:
             return self.jwt_issuer
         return f"{self.supabase_url}/auth/v1" if self.supabase_url else None
+
+    @property
+    def frontend_origin_list(self) -> list[str]:
+        return [origin.strip().rstrip("/") for origin in (self.frontend_origins or "").split(",") if origin.strip()]
 
     def require(self, *names: str) -> None:
         """Raise `ConfigurationError` naming every variable in `names` that is not set.

@@ -158,9 +158,20 @@ class Database:
         Raises:
             DependencyUnavailableError: no connection could be had in time.
         """
+        async with self.statements() as tx, tx.conn.transaction():
+            yield tx
+
+    @asynccontextmanager
+    async def statements(self) -> AsyncIterator[Tx]:
+        """A connection in autocommit mode: each statement is its own transaction, one round trip
+        (no BEGIN/COMMIT). For single statements; use `transaction()` for anything multi-step.
+
+        Raises:
+            DependencyUnavailableError: no connection could be had in time, or it broke.
+        """
         await self.open()
         try:
-            async with self.pool.connection() as conn, conn.transaction():
+            async with self.pool.connection() as conn:
                 yield Tx(conn)
         except PoolTimeout as exc:
             raise DependencyUnavailableError("The database is busy or unavailable.") from exc
@@ -168,19 +179,19 @@ class Database:
             raise translate_error(exc) from exc
 
     async def execute(self, query: LiteralString, params: Params = None) -> int:
-        async with self.transaction() as tx:
+        async with self.statements() as tx:
             return await tx.execute(query, params)
 
     async def fetch_one(self, query: LiteralString, params: Params = None) -> Row | None:
-        async with self.transaction() as tx:
+        async with self.statements() as tx:
             return await tx.fetch_one(query, params)
 
     async def fetch_all(self, query: LiteralString, params: Params = None) -> list[Row]:
-        async with self.transaction() as tx:
+        async with self.statements() as tx:
             return await tx.fetch_all(query, params)
 
     async def fetch_val(self, query: LiteralString, params: Params = None) -> Any:
-        async with self.transaction() as tx:
+        async with self.statements() as tx:
             return await tx.fetch_val(query, params)
 
 
