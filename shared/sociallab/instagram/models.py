@@ -1,0 +1,56 @@
+"""The values the Instagram client returns (plain frozen dataclasses; tokens never in their repr)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """An access token Instagram issued; `expires_in` in seconds (None for short-lived code exchanges)."""
+
+    access_token: str = field(repr=False)
+    user_id: str | None = None
+    expires_in: int | None = None
+    permissions: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The professional account behind a token (`ig_user_id` is the id publishing calls take)."""
+
+    ig_user_id: str
+    username: str
+    name: str | None = None
+    account_type: str | None = None
+    profile_picture_url: str | None = None
+    followers_count: int | None = None
+
+
+@dataclass(frozen=True)
+class PublishingLimit:
+    """How many posts the account published in the current window, out of how many."""
+
+    quota_usage: int
+    quota_total: int
+    window_seconds: int
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.quota_total - self.quota_usage)
+
+
+def permission_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [p.strip() for p in value.split(",") if p.strip()]
+    if isinstance(value, list):
+        return [str(p) for p in value]
+    return []
+
+
+def int_or_none(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None

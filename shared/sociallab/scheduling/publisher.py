@@ -1,0 +1,169 @@
+"""publish-due: publish every due post exactly once (DESIGN.md §4), run by Cloud Scheduler every minute.
+
+    result = await publish_due(db, client)            # -> PublishResult (API.md counts)
+    result = await run_publish_due(settings)          # what the function calls: builds db/client/storage
+
+A run claims accounts with a due post (one post in flight per account, `FOR UPDATE SKIP LOCKED`, a
+lease per account and per post), works on up to `concurrency` accounts at once and on each account's
+posts one after another, and stops claiming after `run_budget_seconds`. Any number of runs may go at
+once (overlapping ticks, several instances): they divide the accounts between them. A run that dies
+leaves leases that expire; the next run takes those posts up where they stopped (see
+`publisher_steps` for why that never publishes a post twice).
+
+`PUBLISHING_ENABLED=false` makes a run claim nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+import httpx
+
+from sociallab.config import Settings, get_settings
+from sociallab.db import Database, get_db
+from sociallab.instagram.accounts import get_cipher
+from sociallab.instagram.client import DEFAULT_TIMEOUT, InstagramClient
+from sociallab.logging import get_logger, log_context
+from sociallab.scheduling.publisher_config import PublisherConfig, PublishHooks, PublishResult, Step
+from sociallab.scheduling.publisher_context import Outcome, RunContext
+from sociallab.scheduling.publisher_failures import pause
+from sociallab.scheduling.publisher_steps import compose_caption, process_post
+from sociallab.scheduling.publisher_store import ClaimedPost, PublisherStore
+from sociallab.storage import Storage, get_storage
+
+__all__ = [
+    "ClaimedPost",
+    "PublishHooks",
+    "PublishResult",
+    "PublisherConfig",
+    "Step",
+    "compose_caption",
+    "publish_due",
+    "run_publish_due",
+]
+
+log = get_logger(__name__)
+
+
+async def publish_due(
+    db: Database,
+    client: InstagramClient,
+    *,
+    settings: Settings | None = None,
+    config: PublisherConfig | None = None,
+    storage: Storage | None = None,
+    hooks: PublishHooks | None = None,
+    clock: Callable[[], datetime | None] | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+    rng: random.Random | None = None,
+    run_id: str | None = None,
+) -> PublishResult:
+    """Claim and publish due posts until none is left or the run's time budget is spent.
+
+    `clock` fixes "now" for the database (None: the database's own clock); `sleep` is the wait between
+    container status reads; `monotonic` measures the run budget. Per-post failures are recorded on the
+    posts and counted, never raised.
+
+    Raises:
+        ConfigurationError: TOKEN_ENCRYPTION_KEY (or a storage setting) is missing or malformed.
+        DependencyUnavailableError: the database is unreachable when claiming.
+        BaseException: whatever a hook raises that is not an `Exception` (crash simulation) ends the run.
+    """
+    settings = settings or get_settings()
+    config = config or PublisherConfig()
+    store = PublisherStore(db, run_id=run_id, lease_seconds=config.lease_seconds, clock=clock)
+    result = PublishResult(run_id=store.run_id)
+    if not settings.publishing_enabled:
+        log.info("publishing is disabled (PUBLISHING_ENABLED=false); nothing claimed")
+        result.enabled = False
+        return result
+    ctx = RunContext(
+        store=store,
+        client=client,
+        storage=storage or get_storage(),
+        cipher=get_cipher(settings),
+        config=config,
+        hooks=hooks or PublishHooks(),
+        result=result,
+        sleep=sleep,
+        rng=rng or random.Random(),  # retry jitter, not cryptography
+        clock=clock or (lambda: None),
+    )
+    deadline = monotonic() + config.run_budget_seconds
+    with log_context(run_id=store.run_id):
+        await _drain(ctx, deadline, monotonic)
+    log.info("publish-due run finished", extra={"result": result.as_dict()})
+    return result
+
+
+async def _drain(ctx: RunContext, deadline: float, monotonic: Callable[[], float]) -> None:
+    """Keep up to `concurrency` accounts busy; claim more whenever one is done, until nothing is due."""
+    tasks: set[asyncio.Task[None]] = set()
+    try:
+        while True:
+            free = ctx.config.concurrency - len(tasks)
+            if free > 0 and monotonic() < deadline:
+                claimed = await ctx.store.claim(min(free, ctx.config.batch_size))
+                ctx.result.claimed += len(claimed)
+                ctx.result.accounts += len(claimed)
+                for post in claimed:
+                    tasks.add(asyncio.create_task(_work_account(ctx, post, deadline, monotonic)))
+            if not tasks:
+                return
+            done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            # Workers never raise an Exception; anything they do raise is a crash (a BaseException
+            # from a hook) and ends the run here, like a killed process.
+            crashes = [exc for exc in (task.exception() for task in done) if exc is not None]
+            if crashes:
+                raise crashes[0]
+    finally:
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _work_account(ctx: RunContext, post: ClaimedPost, deadline: float, monotonic: Callable[[], float]) -> None:
+    """One account's due posts, one after another, while this run holds the account."""
+    current: ClaimedPost | None = post
+    account_id = post.account_id
+    try:
+        while current is not None:
+            outcome = await process_post(ctx, current)
+            if outcome.stops_account:
+                if outcome in (Outcome.LOST, Outcome.ERROR):
+                    await ctx.store.release_account(account_id)
+                return
+            usage = ctx.client.usage_for(current.ig_user_id)
+            if usage is not None and usage.throttled:
+                # Close to Meta's budget: stop before Instagram throttles us (DESIGN.md §5).
+                await pause(ctx, account_id, None, usage.regain_seconds, "Instagram usage reached 90 %.", None,
+                            usage.max_pct)  # fmt: skip
+                return
+            if monotonic() >= deadline:
+                await ctx.store.release_account(account_id)
+                return
+            current = await ctx.store.claim_next(account_id)
+            if current is not None:
+                ctx.result.claimed += 1
+    except Exception:
+        # The database went away between posts: the account's lease runs out, a later run carries on.
+        log.exception("account worker stopped", extra={"instagram_account_id": account_id})
+        ctx.result.errors += 1
+
+
+async def run_publish_due(settings: Settings | None = None, *, config: PublisherConfig | None = None) -> PublishResult:
+    """One scheduled run with the process's database, storage and a fresh Instagram client.
+
+    Raises:
+        ConfigurationError, DependencyUnavailableError: as `publish_due`.
+    """
+    settings = settings or get_settings()
+    async with httpx.AsyncClient(timeout=DEFAULT_TIMEOUT) as http:
+        client = InstagramClient.from_settings(settings, http)
+        return await publish_due(get_db(), client, settings=settings, config=config)

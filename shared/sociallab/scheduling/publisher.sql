@@ -1,0 +1,461 @@
+-- publish-due: claims, leases and every state write of the publishing protocol (DESIGN.md §4).
+-- Used by sociallab.scheduling.publisher_store.
+--
+-- Time: `%(now)s` is NULL in production (the database clock, one clock for every instance) and a
+-- fixed instant in tests that move time instead of sleeping.
+-- Leases: a run owns an account (instagram_accounts.publish_lease_*) and that account's one post in
+-- flight (posts.lease_*). Every write after the claim is guarded by `lease_owner = %(run)s`, so a run
+-- that lost its lease (it was too slow and another run reclaimed the post) writes nothing.
+
+-- name: claim
+-- Up to %(limit)s accounts that have a due post, are usable, not paused and not held by a live run;
+-- for each, its most urgent post (a crashed run's post first, then the oldest due). Sets the post
+-- `publishing` with a lease and attempts + 1, leases the account, and writes the post_events rows.
+-- Everything is locked with SKIP LOCKED, so concurrent runs divide the work instead of waiting.
+WITH clock AS (
+    SELECT coalesce(%(now)s::timestamptz, now()) AS t
+),
+due AS (
+    SELECT p.instagram_account_id AS account_id, min(coalesce(p.next_attempt_at, p.scheduled_at)) AS due_at
+    FROM public.posts p, clock
+    WHERE p.instagram_account_id IS NOT NULL
+      AND ((p.status = 'scheduled' AND coalesce(p.next_attempt_at, p.scheduled_at) <= clock.t)
+        OR (p.status = 'publishing' AND p.lease_expires_at <= clock.t))
+    GROUP BY p.instagram_account_id
+),
+accounts AS (
+    SELECT a.id
+    FROM due
+    JOIN public.instagram_accounts a ON a.id = due.account_id
+    CROSS JOIN clock
+    WHERE a.status IN ('active', 'rate_limited')
+      AND (a.rate_limited_until IS NULL OR a.rate_limited_until <= clock.t)
+      AND (a.publish_lease_expires_at IS NULL OR a.publish_lease_expires_at <= clock.t)
+      AND NOT EXISTS (SELECT 1 FROM public.posts live
+                      WHERE live.instagram_account_id = a.id
+                        AND live.status = 'publishing' AND live.lease_expires_at > clock.t)
+    ORDER BY due.due_at, a.id
+    LIMIT %(limit)s::integer
+    FOR NO KEY UPDATE OF a SKIP LOCKED
+),
+picked AS (
+    SELECT next_post.id, next_post.status AS from_status
+    FROM accounts
+    CROSS JOIN clock
+    CROSS JOIN LATERAL (
+        SELECT p.id, p.status
+        FROM public.posts p
+        WHERE p.instagram_account_id = accounts.id
+          AND ((p.status = 'scheduled' AND coalesce(p.next_attempt_at, p.scheduled_at) <= clock.t)
+            OR (p.status = 'publishing' AND p.lease_expires_at <= clock.t))
+        ORDER BY (p.status = 'publishing') DESC, coalesce(p.next_attempt_at, p.scheduled_at), p.id
+        LIMIT 1
+        FOR NO KEY UPDATE SKIP LOCKED
+    ) AS next_post
+),
+claimed AS (
+    UPDATE public.posts p
+    SET status = 'publishing',
+        lease_owner = %(run)s::text,
+        lease_expires_at = clock.t + make_interval(secs => %(lease_seconds)s::double precision),
+        attempts = p.attempts + 1
+    FROM picked, clock
+    WHERE p.id = picked.id
+    RETURNING p.*
+),
+leased AS (
+    UPDATE public.instagram_accounts a
+    SET publish_lease_owner = %(run)s::text,
+        publish_lease_expires_at = clock.t + make_interval(secs => %(lease_seconds)s::double precision),
+        -- A pause that has run out ends here.
+        status = CASE WHEN a.status = 'rate_limited' THEN 'active' ELSE a.status END,
+        rate_limited_until = CASE WHEN a.status = 'rate_limited' THEN NULL ELSE a.rate_limited_until END
+    FROM claimed, clock
+    WHERE a.id = claimed.instagram_account_id
+    RETURNING a.id, a.status, a.username, a.ig_user_id, a.token_ciphertext, a.token_key_id, a.token_expires_at
+),
+events AS (
+    INSERT INTO public.post_events (post_id, workspace_id, kind, from_status, to_status, actor, detail)
+    SELECT c.id, c.workspace_id, 'status', picked.from_status, 'publishing', %(actor)s::text,
+           jsonb_build_object('run', %(run)s::text, 'attempt', c.attempts,
+                              'reclaimed', picked.from_status = 'publishing')
+    FROM claimed c
+    JOIN picked ON picked.id = c.id
+)
+SELECT c.id, c.workspace_id, c.instagram_account_id, c.media_type, c.caption, c.alt_text, c.hashtags,
+       c.first_comment, c.first_comment_id, c.attempts, c.max_attempts, c.container_id,
+       c.container_created_at, c.child_container_ids, c.scheduled_at,
+       picked.from_status,
+       l.status AS account_status, l.username, l.ig_user_id, l.token_ciphertext, l.token_key_id,
+       l.token_expires_at,
+       coalesce((SELECT jsonb_agg(jsonb_build_object('position', m.position, 'storage_path', m.storage_path,
+                                                     'child_container_id', m.child_container_id)
+                                  ORDER BY m.position)
+                 FROM public.post_media m
+                 WHERE m.post_id = c.id), '[]'::jsonb) AS media,
+       -- What we published for the account in the last 24 h: the quota is read from Instagram only
+       -- when this gets near it.
+       (SELECT count(*)
+        FROM public.posts q
+        WHERE q.instagram_account_id = c.instagram_account_id
+          AND q.status = 'published'
+          AND q.published_at > clock.t - interval '24 hours') AS published_24h
+FROM claimed c
+JOIN picked ON picked.id = c.id
+JOIN leased l ON l.id = c.instagram_account_id
+CROSS JOIN clock;
+
+-- name: claim_next
+-- The next due post of an account this run already holds (sequential within an account). With
+-- none due, or the account no longer usable, the account lease is released instead.
+WITH clock AS (
+    SELECT coalesce(%(now)s::timestamptz, now()) AS t
+),
+account AS (
+    SELECT a.id, a.status, a.username, a.ig_user_id, a.token_ciphertext, a.token_key_id, a.token_expires_at
+    FROM public.instagram_accounts a, clock
+    WHERE a.id = %(account_id)s::uuid
+      AND a.publish_lease_owner = %(run)s::text
+      AND a.status = 'active'
+      AND (a.rate_limited_until IS NULL OR a.rate_limited_until <= clock.t)
+    FOR NO KEY UPDATE OF a
+),
+picked AS (
+    SELECT next_post.id, next_post.status AS from_status
+    FROM account
+    CROSS JOIN clock
+    CROSS JOIN LATERAL (
+        SELECT p.id, p.status
+        FROM public.posts p
+        WHERE p.instagram_account_id = account.id
+          AND ((p.status = 'scheduled' AND coalesce(p.next_attempt_at, p.scheduled_at) <= clock.t)
+            OR (p.status = 'publishing' AND p.lease_expires_at <= clock.t))
+        ORDER BY (p.status = 'publishing') DESC, coalesce(p.next_attempt_at, p.scheduled_at), p.id
+        LIMIT 1
+        FOR NO KEY UPDATE SKIP LOCKED
+    ) AS next_post
+),
+claimed AS (
+    UPDATE public.posts p
+    SET status = 'publishing',
+        lease_owner = %(run)s::text,
+        lease_expires_at = clock.t + make_interval(secs => %(lease_seconds)s::double precision),
+        attempts = p.attempts + 1
+    FROM picked, clock
+    WHERE p.id = picked.id
+    RETURNING p.*
+),
+lease AS (
+    UPDATE public.instagram_accounts a
+    SET publish_lease_owner = CASE WHEN EXISTS (SELECT 1 FROM claimed) THEN %(run)s::text END,
+        publish_lease_expires_at = CASE WHEN EXISTS (SELECT 1 FROM claimed)
+                                        THEN clock.t + make_interval(secs => %(lease_seconds)s::double precision)
+                                   END
+    FROM clock
+    WHERE a.id = %(account_id)s::uuid AND a.publish_lease_owner = %(run)s::text
+),
+events AS (
+    INSERT INTO public.post_events (post_id, workspace_id, kind, from_status, to_status, actor, detail)
+    SELECT c.id, c.workspace_id, 'status', picked.from_status, 'publishing', %(actor)s::text,
+           jsonb_build_object('run', %(run)s::text, 'attempt', c.attempts,
+                              'reclaimed', picked.from_status = 'publishing')
+    FROM claimed c
+    JOIN picked ON picked.id = c.id
+)
+SELECT c.id, c.workspace_id, c.instagram_account_id, c.media_type, c.caption, c.alt_text, c.hashtags,
+       c.first_comment, c.first_comment_id, c.attempts, c.max_attempts, c.container_id,
+       c.container_created_at, c.child_container_ids, c.scheduled_at,
+       picked.from_status,
+       account.status AS account_status, account.username, account.ig_user_id, account.token_ciphertext,
+       account.token_key_id, account.token_expires_at,
+       coalesce((SELECT jsonb_agg(jsonb_build_object('position', m.position, 'storage_path', m.storage_path,
+                                                     'child_container_id', m.child_container_id)
+                                  ORDER BY m.position)
+                 FROM public.post_media m
+                 WHERE m.post_id = c.id), '[]'::jsonb) AS media,
+       -- What we published for the account in the last 24 h: the quota is read from Instagram only
+       -- when this gets near it.
+       (SELECT count(*)
+        FROM public.posts q
+        WHERE q.instagram_account_id = c.instagram_account_id
+          AND q.status = 'published'
+          AND q.published_at > clock.t - interval '24 hours') AS published_24h
+FROM claimed c
+JOIN picked ON picked.id = c.id
+CROSS JOIN account
+CROSS JOIN clock;
+
+-- name: release_account
+UPDATE public.instagram_accounts
+SET publish_lease_owner = NULL, publish_lease_expires_at = NULL
+WHERE id = %(account_id)s::uuid AND publish_lease_owner = %(run)s::text;
+
+-- name: save_child_container
+-- A carousel child exists at Instagram: remember it at once, so a retry reuses it.
+UPDATE public.post_media m
+SET child_container_id = %(child_id)s::text
+WHERE m.post_id = %(post_id)s::uuid
+  AND m.position = %(position)s::smallint
+  AND EXISTS (SELECT 1 FROM public.posts p
+              WHERE p.id = m.post_id AND p.status = 'publishing' AND p.lease_owner = %(run)s::text)
+RETURNING m.post_id;
+
+-- name: save_container
+-- The container exists at Instagram: its id is written before anything else happens. Extends both
+-- leases (the post's and its account's).
+WITH clock AS (
+    SELECT coalesce(%(now)s::timestamptz, now()) AS t
+),
+saved AS (
+    UPDATE public.posts p
+    SET container_id = %(container_id)s::text,
+        container_created_at = clock.t,
+        child_container_ids = %(children)s::text[],
+        lease_expires_at = clock.t + make_interval(secs => %(lease_seconds)s::double precision)
+    FROM clock
+    WHERE p.id = %(post_id)s::uuid AND p.status = 'publishing' AND p.lease_owner = %(run)s::text
+    RETURNING p.id, p.workspace_id, p.instagram_account_id
+),
+account AS (
+    UPDATE public.instagram_accounts a
+    SET publish_lease_expires_at = clock.t + make_interval(secs => %(lease_seconds)s::double precision)
+    FROM saved, clock
+    WHERE a.id = saved.instagram_account_id AND a.publish_lease_owner = %(run)s::text
+),
+events AS (
+    INSERT INTO public.post_events (post_id, workspace_id, kind, actor, detail)
+    SELECT id, workspace_id, 'container.created', %(actor)s::text,
+           jsonb_build_object('container_id', %(container_id)s::text,
+                              'children', cardinality(%(children)s::text[]), 'run', %(run)s::text)
+    FROM saved
+)
+SELECT id FROM saved;
+
+-- name: clear_container
+-- The container expired at Instagram (24 h): forget it and its children; a new one is created.
+WITH cleared AS (
+    UPDATE public.posts p
+    SET container_id = NULL, container_created_at = NULL, child_container_ids = '{}'
+    WHERE p.id = %(post_id)s::uuid AND p.status = 'publishing' AND p.lease_owner = %(run)s::text
+    RETURNING p.id, p.workspace_id
+),
+children AS (
+    UPDATE public.post_media m
+    SET child_container_id = NULL
+    FROM cleared
+    WHERE m.post_id = cleared.id AND m.child_container_id IS NOT NULL
+),
+events AS (
+    INSERT INTO public.post_events (post_id, workspace_id, kind, actor, detail)
+    SELECT id, workspace_id, 'container.expired', %(actor)s::text,
+           jsonb_build_object('container_id', %(container_id)s::text, 'run', %(run)s::text)
+    FROM cleared
+)
+SELECT id FROM cleared;
+
+-- name: confirm_lease
+-- Right before the one step that cannot be undone (media_publish): is the post still ours? Extends
+-- both leases so nobody can reclaim it while the publish call is in flight.
+WITH clock AS (
+    SELECT coalesce(%(now)s::timestamptz, now()) AS t
+),
+post AS (
+    UPDATE public.posts p
+    SET lease_expires_at = clock.t + make_interval(secs => %(lease_seconds)s::double precision)
+    FROM clock
+    WHERE p.id = %(post_id)s::uuid AND p.status = 'publishing' AND p.lease_owner = %(run)s::text
+    RETURNING p.id, p.instagram_account_id
+),
+account AS (
+    UPDATE public.instagram_accounts a
+    SET publish_lease_expires_at = clock.t + make_interval(secs => %(lease_seconds)s::double precision)
+    FROM post, clock
+    WHERE a.id = post.instagram_account_id AND a.publish_lease_owner = %(run)s::text
+)
+SELECT id FROM post;
+
+-- name: mark_published
+-- The media id is written the moment Instagram returned it (or it was recovered after a lost answer).
+WITH clock AS (
+    SELECT coalesce(%(now)s::timestamptz, now()) AS t
+),
+done AS (
+    UPDATE public.posts p
+    SET status = 'published',
+        ig_media_id = %(media_id)s::text,
+        published_at = clock.t,
+        lease_owner = NULL,
+        lease_expires_at = NULL,
+        next_attempt_at = NULL,
+        last_error = NULL,
+        last_error_code = NULL,
+        failure_reason = NULL
+    FROM clock
+    WHERE p.id = %(post_id)s::uuid AND p.status = 'publishing' AND p.lease_owner = %(run)s::text
+    RETURNING p.id, p.workspace_id, p.attempts
+),
+events AS (
+    INSERT INTO public.post_events (post_id, workspace_id, kind, from_status, to_status, actor, detail)
+    SELECT id, workspace_id, 'status', 'publishing', 'published', %(actor)s::text,
+           jsonb_build_object('media_id', %(media_id)s::text, 'container_id', %(container_id)s::text,
+                              'recovered', %(recovered)s::boolean, 'attempt', attempts, 'run', %(run)s::text)
+    FROM done
+)
+SELECT id FROM done;
+
+-- name: save_published_extras
+-- After publishing: the permalink and the first comment's id (posted once: a post that has one is
+-- never commented on again). Written only on the published post.
+WITH saved AS (
+    UPDATE public.posts p
+    SET permalink = coalesce(%(permalink)s::text, p.permalink),
+        first_comment_id = coalesce(p.first_comment_id, %(comment_id)s::text)
+    WHERE p.id = %(post_id)s::uuid AND p.status = 'published'
+    RETURNING p.id, p.workspace_id
+),
+events AS (
+    INSERT INTO public.post_events (post_id, workspace_id, kind, actor, detail)
+    SELECT id, workspace_id, 'published.details', %(actor)s::text, %(detail)s::jsonb
+    FROM saved
+)
+SELECT id FROM saved;
+
+-- name: release_for_retry
+-- Back to `scheduled` with the next attempt at now + delay. `refund` gives the attempt back when the
+-- post itself did nothing wrong (the account was throttled, the quota was full).
+WITH clock AS (
+    SELECT coalesce(%(now)s::timestamptz, now()) AS t
+),
+released AS (
+    UPDATE public.posts p
+    SET status = 'scheduled',
+        next_attempt_at = clock.t + make_interval(secs => %(delay_seconds)s::double precision),
+        attempts = CASE WHEN %(refund)s::boolean THEN greatest(p.attempts - 1, 0) ELSE p.attempts END,
+        lease_owner = NULL,
+        lease_expires_at = NULL,
+        last_error = %(error)s::text,
+        last_error_code = %(error_code)s::text
+    FROM clock
+    WHERE p.id = %(post_id)s::uuid AND p.status = 'publishing' AND p.lease_owner = %(run)s::text
+    RETURNING p.id, p.workspace_id, p.attempts, p.next_attempt_at
+),
+events AS (
+    INSERT INTO public.post_events (post_id, workspace_id, kind, from_status, to_status, actor, detail)
+    SELECT id, workspace_id, 'status', 'publishing', 'scheduled', %(actor)s::text,
+           jsonb_build_object('reason', %(reason)s::text, 'error', %(error)s::text,
+                              'error_code', %(error_code)s::text, 'next_attempt_at', next_attempt_at,
+                              'attempts', attempts, 'run', %(run)s::text)
+    FROM released
+)
+SELECT id, next_attempt_at FROM released;
+
+-- name: release_for_quota
+-- The account's 24 h publishing quota is used up: try again when the window frees, i.e. when the
+-- oldest post we published inside the window leaves it (or after %(fallback_seconds)s when the
+-- quota was used outside SocialLab). The attempt is given back.
+WITH clock AS (
+    SELECT coalesce(%(now)s::timestamptz, now()) AS t
+),
+frees AS (
+    SELECT coalesce(
+               (SELECT min(q.published_at) + make_interval(secs => %(window_seconds)s::double precision)
+                FROM public.posts q, clock
+                WHERE q.instagram_account_id = %(account_id)s::uuid
+                  AND q.status = 'published'
+                  AND q.published_at > clock.t - make_interval(secs => %(window_seconds)s::double precision)),
+               clock.t + make_interval(secs => %(fallback_seconds)s::double precision)) AS at
+    FROM clock
+),
+released AS (
+    UPDATE public.posts p
+    SET status = 'scheduled',
+        next_attempt_at = greatest(frees.at, clock.t + interval '1 minute'),
+        attempts = greatest(p.attempts - 1, 0),
+        lease_owner = NULL,
+        lease_expires_at = NULL,
+        last_error = %(error)s::text,
+        last_error_code = %(error_code)s::text
+    FROM clock, frees
+    WHERE p.id = %(post_id)s::uuid AND p.status = 'publishing' AND p.lease_owner = %(run)s::text
+    RETURNING p.id, p.workspace_id, p.attempts, p.next_attempt_at
+),
+events AS (
+    INSERT INTO public.post_events (post_id, workspace_id, kind, from_status, to_status, actor, detail)
+    SELECT id, workspace_id, 'status', 'publishing', 'scheduled', %(actor)s::text,
+           jsonb_build_object('reason', 'publish_limit', 'error', %(error)s::text,
+                              'next_attempt_at', next_attempt_at, 'run', %(run)s::text)
+    FROM released
+)
+SELECT id, next_attempt_at FROM released;
+
+-- name: fail
+WITH failed AS (
+    UPDATE public.posts p
+    SET status = 'failed',
+        failure_reason = %(reason)s::text,
+        last_error = %(error)s::text,
+        last_error_code = %(error_code)s::text,
+        next_attempt_at = NULL,
+        lease_owner = NULL,
+        lease_expires_at = NULL
+    WHERE p.id = %(post_id)s::uuid AND p.status = 'publishing' AND p.lease_owner = %(run)s::text
+    RETURNING p.id, p.workspace_id, p.attempts
+),
+events AS (
+    INSERT INTO public.post_events (post_id, workspace_id, kind, from_status, to_status, actor, detail)
+    SELECT id, workspace_id, 'status', 'publishing', 'failed', %(actor)s::text,
+           jsonb_build_object('reason', %(reason)s::text, 'error', %(error)s::text,
+                              'error_code', %(error_code)s::text, 'attempts', attempts, 'run', %(run)s::text)
+    FROM failed
+)
+SELECT id FROM failed;
+
+-- name: pause_account
+-- Instagram throttles the account: no calls for it until `rate_limited_until`; its post in flight
+-- (if any) waits until then without losing an attempt. Other accounts are not affected.
+WITH clock AS (
+    SELECT coalesce(%(now)s::timestamptz, now()) AS t
+),
+paused AS (
+    UPDATE public.instagram_accounts a
+    SET status = 'rate_limited',
+        rate_limited_until = greatest(coalesce(a.rate_limited_until, clock.t),
+                                      clock.t + make_interval(secs => %(pause_seconds)s::double precision)),
+        status_reason = %(error)s::text,
+        usage_pct = coalesce(%(usage_pct)s::numeric, a.usage_pct),
+        publish_lease_owner = NULL,
+        publish_lease_expires_at = NULL
+    FROM clock
+    WHERE a.id = %(account_id)s::uuid AND a.status IN ('active', 'rate_limited')
+    RETURNING a.id, a.rate_limited_until
+),
+released AS (
+    UPDATE public.posts p
+    SET status = 'scheduled',
+        next_attempt_at = coalesce((SELECT rate_limited_until FROM paused),
+                                   clock.t + make_interval(secs => %(pause_seconds)s::double precision)),
+        attempts = greatest(p.attempts - 1, 0),
+        lease_owner = NULL,
+        lease_expires_at = NULL,
+        last_error = %(error)s::text,
+        last_error_code = %(error_code)s::text
+    FROM clock
+    WHERE p.id = %(post_id)s::uuid AND p.status = 'publishing' AND p.lease_owner = %(run)s::text
+    RETURNING p.id, p.workspace_id, p.next_attempt_at
+),
+events AS (
+    INSERT INTO public.post_events (post_id, workspace_id, kind, from_status, to_status, actor, detail)
+    SELECT id, workspace_id, 'status', 'publishing', 'scheduled', %(actor)s::text,
+           jsonb_build_object('reason', 'rate_limited', 'error', %(error)s::text,
+                              'next_attempt_at', next_attempt_at, 'run', %(run)s::text)
+    FROM released
+)
+SELECT (SELECT rate_limited_until FROM paused) AS rate_limited_until,
+       (SELECT count(*) FROM released) AS released;
+
+-- name: add_event
+-- An external call's outcome that changes no status (e.g. a first comment that failed).
+INSERT INTO public.post_events (post_id, workspace_id, kind, actor, detail)
+SELECT p.id, p.workspace_id, %(kind)s::text, %(actor)s::text, %(detail)s::jsonb
+FROM public.posts p
+WHERE p.id = %(post_id)s::uuid;

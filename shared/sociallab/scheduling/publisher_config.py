@@ -1,0 +1,85 @@
+"""The knobs, test hooks and result counts of a publish-due run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from sociallab.scheduling.publisher_store import ClaimedPost
+
+# The moments a run can be interrupted at, in protocol order (DESIGN.md §4).
+Step = Literal[
+    "claimed",  # the post is ours (lease taken), nothing called yet
+    "container_created",  # Instagram created the container; its id is not saved yet
+    "container_saved",  # the container id is in the database
+    "container_finished",  # the container reads FINISHED; media_publish not called yet
+    "published",  # media_publish answered with the media id; not recorded yet
+    "recorded",  # the post is `published` in the database
+]
+
+
+@dataclass(frozen=True)
+class PublisherConfig:
+    """How a run behaves. Defaults suit Cloud Scheduler's one-minute tick; tests shrink the waits."""
+
+    concurrency: int = 25  # accounts worked on at once by one run
+    batch_size: int = 50  # accounts claimed per claim statement (at most `concurrency` free slots)
+    lease_seconds: float = 300.0  # longer than one post can take (poll bound + a few 10 s calls)
+    run_budget_seconds: float = 45.0  # stop claiming after this; the next tick carries on
+    max_attempts: int = 5  # also capped by each post's own max_attempts
+    backoff_base_seconds: float = 30.0
+    backoff_cap_seconds: float = 3600.0
+    backoff_floor_seconds: float = 5.0
+    poll_initial_delay: float = 1.0  # wait after creating a container before the first status read
+    poll_interval: float = 1.0
+    poll_timeout: float = 10.0  # then release the post rather than block the run
+    not_ready_retry_seconds: float = 30.0
+    throttle_default_seconds: float = 900.0  # pause when Instagram gives no regain time
+    quota_fallback_seconds: float = 3600.0
+    # Read content_publishing_limit only once our own 24 h count for the account reaches this (0: before
+    # every first container of an account in a run). Below it the quota (100 / 24 h) can only be reached
+    # by posting from elsewhere, and then media_publish answers 9/2207042, which reschedules the post too.
+    quota_check_threshold: int = 25
+    image_url_seconds: int = 6 * 3600  # signed Storage URLs Instagram downloads (>= 1 h)
+    fetch_permalink: bool = True
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1 or self.batch_size < 1 or self.max_attempts < 1:
+            raise ValueError("concurrency, batch_size and max_attempts must be at least 1")
+        if self.image_url_seconds < 3600:
+            raise ValueError("image URLs must stay valid for at least an hour")
+
+
+class PublishHooks:
+    """Called at every step of every post (see `Step`). The default does nothing.
+
+    Tests subclass it and raise at a step to simulate a crash there: an exception that is not an
+    `Exception` (e.g. a `BaseException` subclass) is never caught by the publisher, so the run dies
+    exactly as a killed process would, leaving the database as it was at that moment.
+    """
+
+    async def at(self, step: Step, post: ClaimedPost) -> None:
+        return None
+
+
+@dataclass
+class PublishResult:
+    """The counts API.md promises (`claimed, published, retried, failed`) and the other outcomes."""
+
+    run_id: str
+    enabled: bool = True
+    claimed: int = 0
+    published: int = 0
+    retried: int = 0  # transient error or container not ready: due again after a backoff
+    failed: int = 0
+    rescheduled: int = 0  # publishing quota reached: due again when the 24 h window frees
+    rate_limited: int = 0  # posts given back because their account is paused
+    parked: int = 0  # posts failed with reason reauth_required (the in-flight one and the waiting ones)
+    lost_lease: int = 0  # another run took the post over; this run wrote nothing more
+    errors: int = 0  # unexpected failures; the lease runs out and a later run retries
+    accounts: int = 0
+    paused_accounts: list[str] = field(default_factory=list)
+    reauth_accounts: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)

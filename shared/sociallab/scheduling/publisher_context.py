@@ -1,0 +1,83 @@
+"""What the steps of one publish-due run share: the run context, the outcome of a post, and the
+publisher's own reasons for stopping work on a post."""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sociallab.crypto import TokenCipher
+from sociallab.instagram.accounts import usable_token
+from sociallab.instagram.client import InstagramClient, PublishingLimit
+from sociallab.scheduling.publisher_config import PublisherConfig, PublishHooks, PublishResult
+from sociallab.scheduling.publisher_store import ClaimedPost, PublisherStore
+from sociallab.storage import Storage
+
+
+class Outcome(enum.Enum):
+    PUBLISHED = "published"
+    RETRY = "retry"
+    FAILED = "failed"
+    RESCHEDULED = "rescheduled"
+    PAUSED = "paused"  # the account is paused: stop working on it
+    PARKED = "parked"  # the account needs a reconnect: stop working on it
+    LOST = "lost"  # the lease is gone: stop working on it
+    ERROR = "error"  # something unexpected; the lease will run out
+
+    @property
+    def stops_account(self) -> bool:
+        return self in (Outcome.PAUSED, Outcome.PARKED, Outcome.LOST, Outcome.ERROR)
+
+
+class LeaseLostError(Exception):
+    """Another run reclaimed the post (this run was too slow); it must not touch it any more."""
+
+
+class InvalidPostError(Exception):
+    """The post cannot be published as it is (no image, wrong number of images)."""
+
+
+class ContainerFailedError(Exception):
+    """Instagram could not process the container (status ERROR)."""
+
+
+class QuotaReachedError(Exception):
+    """The account's 24 h publishing quota is used up (read from content_publishing_limit)."""
+
+    def __init__(self, window_seconds: int) -> None:
+        super().__init__("The account reached Instagram's 24 hour publishing limit.")
+        self.window_seconds = window_seconds
+
+
+@dataclass
+class RunContext:
+    """What every post of one run shares."""
+
+    store: PublisherStore
+    client: InstagramClient
+    storage: Storage
+    cipher: TokenCipher
+    config: PublisherConfig
+    hooks: PublishHooks
+    result: PublishResult
+    sleep: Callable[[float], Awaitable[None]]
+    rng: random.Random
+    clock: Callable[[], datetime | None]
+    limits: dict[str, PublishingLimit] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def now(self) -> datetime:
+        return self.clock() or datetime.now(UTC)
+
+    def token_for(self, post: ClaimedPost) -> str:
+        """The account's decrypted token (once per account per run).
+
+        Raises:
+            ReauthRequiredError: no usable token (reconnect needed, expired). DecryptionError.
+        """
+        if post.account_id not in self.tokens:
+            self.tokens[post.account_id] = usable_token(post.account_row, cipher=self.cipher, now=self.now())
+        return self.tokens[post.account_id]

@@ -1,0 +1,262 @@
+"""One post through the publishing protocol (DESIGN.md §4), and what each failure does to it.
+
+    outcome = await process_post(ctx, post)
+
+1. a container already saved? read its status first: PUBLISHED -> it went out (record it, never
+   publish again); EXPIRED -> forget it; ERROR -> failed;
+2. no container: check the account's publishing quota (once per account per run), create the
+   container (carousel: children first, each saved the moment it exists), save its id;
+3. poll its status, bounded; still IN_PROGRESS -> give the post back with a short delay;
+4. confirm the lease is still ours, media_publish; an unknown outcome (timeout, dropped connection,
+   5xx) -> read the container: PUBLISHED means it went out, anything else -> retry later;
+5. record `published` with the media id at once; then the permalink and the first comment.
+
+What each failure does to the post and its account: `publisher_failures`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+from sociallab.instagram.client import MediaType
+from sociallab.instagram.errors import (
+    ContainerExpiredError,
+    ContainerNotReadyError,
+    InstagramError,
+    TransientError,
+    UnknownOutcomeError,
+)
+from sociallab.logging import get_logger, log_context
+from sociallab.scheduling.publisher_context import (
+    ContainerFailedError,
+    InvalidPostError,
+    LeaseLostError,
+    Outcome,
+    QuotaReachedError,
+    RunContext,
+)
+from sociallab.scheduling.publisher_failures import handle_failure
+from sociallab.scheduling.publisher_store import ClaimedPost, MediaItem
+
+log = get_logger(__name__)
+
+
+_HASHTAG_PREFIX = re.compile(r"^#?")
+
+
+def compose_caption(caption: str | None, hashtags: list[str]) -> str | None:
+    """The caption Instagram gets: the text, then a blank line and every hashtag it does not already contain."""
+    text = (caption or "").strip()
+    missing: list[str] = []
+    for raw in hashtags:
+        tag = _HASHTAG_PREFIX.sub("#", raw.strip(), count=1)
+        if len(tag) < 2:
+            continue
+        present = re.search(rf"(?<!\w){re.escape(tag)}(?!\w)", text, flags=re.IGNORECASE)
+        if not present and tag.lower() not in (m.lower() for m in missing):
+            missing.append(tag)
+    if missing:
+        text = f"{text}\n\n{' '.join(missing)}" if text else " ".join(missing)
+    return text or None
+
+
+# --- the protocol -----------------------------------------------------------------------------------
+
+
+async def process_post(ctx: RunContext, post: ClaimedPost) -> Outcome:
+    """Take one claimed post as far as it goes in this run. Never raises an `Exception`: every failure
+    is recorded on the post (or, if even that fails, left to the lease); a `BaseException` (a crash)
+    goes through untouched."""
+    with log_context(post_id=post.id, workspace_id=post.workspace_id, instagram_account_id=post.account_id):
+        try:
+            await ctx.hooks.at("claimed", post)
+            return await _publish(ctx, post)
+        except Exception as exc:
+            try:
+                return await handle_failure(ctx, post, exc)
+            except Exception:
+                log.exception("could not record the outcome of a post; its lease will run out")
+                ctx.result.errors += 1
+                return Outcome.ERROR
+
+
+async def _publish(ctx: RunContext, post: ClaimedPost) -> Outcome:
+    token = ctx.token_for(post)
+    container_id = post.container_id
+    status: str | None = None
+    if container_id is not None:
+        try:
+            status = await ctx.client.container_status(container_id, token)
+        except ContainerExpiredError:
+            status = "EXPIRED"
+        if status == "PUBLISHED":
+            return await _record(ctx, post, container_id, None, token)
+        if status == "ERROR":
+            raise ContainerFailedError()
+        if status == "EXPIRED":
+            await _clear(ctx, post, container_id)
+            container_id, status = None, None
+    if container_id is None:
+        await _check_quota(ctx, post, token)
+        container_id = await _create(ctx, post, token)
+    if status != "FINISHED":
+        status = await _poll(ctx, container_id, token, fresh=status is None)
+        if status == "PUBLISHED":
+            return await _record(ctx, post, container_id, None, token)
+        if status == "ERROR":
+            raise ContainerFailedError()
+        if status == "EXPIRED":
+            await _clear(ctx, post, container_id)
+            raise TransientError("The media container expired before it could be published.")
+        if status != "FINISHED":
+            raise ContainerNotReadyError("The media container is not ready yet.")
+    await ctx.hooks.at("container_finished", post)
+    if not await ctx.store.confirm_lease(post):
+        raise LeaseLostError()
+    try:
+        media_id = await ctx.client.publish(post.ig_user_id, token, container_id)
+    except UnknownOutcomeError:
+        # The publish may have gone out. Only the container can tell; never publish again blindly.
+        if await ctx.client.container_status(container_id, token) == "PUBLISHED":
+            return await _record(ctx, post, container_id, None, token)
+        raise
+    except ContainerExpiredError:
+        await _clear(ctx, post, container_id)
+        raise
+    await ctx.hooks.at("published", post)
+    return await _record(ctx, post, container_id, media_id, token)
+
+
+async def _check_quota(ctx: RunContext, post: ClaimedPost, token: str) -> None:
+    """Raise `QuotaReachedError` when the account's 24 h publishing quota is used up (see
+    `PublisherConfig.quota_check_threshold` for when Instagram is asked; once per account per run)."""
+    limit = ctx.limits.get(post.account_id)
+    if limit is None:
+        if post.published_24h < ctx.config.quota_check_threshold:
+            return
+        limit = await ctx.client.publishing_limit(post.ig_user_id, token)
+        ctx.limits[post.account_id] = limit
+    if limit.remaining <= 0:
+        raise QuotaReachedError(limit.window_seconds)
+
+
+async def _signed_url(ctx: RunContext, item: MediaItem) -> str:
+    if not item.storage_path:
+        raise InvalidPostError(f"Image {item.position + 1} of the post has not been composed.")
+    return await ctx.storage.signed_url(item.storage_path, ctx.config.image_url_seconds)
+
+
+async def _create(ctx: RunContext, post: ClaimedPost, token: str) -> str:
+    """Create the post's container (carousel: its children first) and save its id before anything else."""
+    caption = compose_caption(post.caption, post.hashtags)
+    children: list[str] = []
+    if post.media_type == "CAROUSEL":
+        if not 2 <= len(post.media) <= 10:
+            raise InvalidPostError("A carousel needs between 2 and 10 images.")
+        for item in post.media:
+            child = item.child_container_id
+            if child is None:
+                child = await ctx.client.create_container(
+                    post.ig_user_id, token, media_type="IMAGE", image_url=await _signed_url(ctx, item),
+                    is_carousel_item=True,
+                )  # fmt: skip
+                if not await ctx.store.save_child_container(post, item.position, child):
+                    raise LeaseLostError()
+            children.append(child)
+        container_id = await _create_parent(ctx, post, token, caption, children)
+    else:
+        if len(post.media) != 1:
+            raise InvalidPostError(f"A {post.media_type.lower()} post needs exactly one image.")
+        media_type: MediaType = "STORIES" if post.media_type == "STORY" else "IMAGE"
+        container_id = await ctx.client.create_container(
+            post.ig_user_id,
+            token,
+            media_type=media_type,
+            image_url=await _signed_url(ctx, post.media[0]),
+            caption=caption if media_type == "IMAGE" else None,
+            alt_text=post.alt_text if media_type == "IMAGE" else None,
+        )
+    await ctx.hooks.at("container_created", post)
+    if not await ctx.store.save_container(post, container_id, children):
+        raise LeaseLostError()
+    await ctx.hooks.at("container_saved", post)
+    return container_id
+
+
+async def _create_parent(
+    ctx: RunContext, post: ClaimedPost, token: str, caption: str | None, children: list[str]
+) -> str:
+    """The carousel container; Instagram refuses it (9007) until every child is processed, so wait, bounded."""
+    waited = 0.0
+    while True:
+        try:
+            return await ctx.client.create_container(
+                post.ig_user_id, token, media_type="CAROUSEL", caption=caption, children=children
+            )
+        except ContainerNotReadyError:
+            if waited >= ctx.config.poll_timeout:
+                raise
+        except ContainerExpiredError:
+            await _clear(ctx, post, None)  # the children expired: make new ones next time
+            raise
+        await ctx.sleep(ctx.config.poll_interval)
+        waited += ctx.config.poll_interval
+
+
+async def _poll(ctx: RunContext, container_id: str, token: str, *, fresh: bool) -> str:
+    """The container's status once it is no longer IN_PROGRESS, or IN_PROGRESS after `poll_timeout`."""
+    waited = 0.0
+    delay = ctx.config.poll_initial_delay if fresh else 0.0
+    while True:
+        if delay > 0:
+            await ctx.sleep(delay)
+            waited += delay
+        status = await ctx.client.container_status(container_id, token)
+        if status != "IN_PROGRESS" or waited >= ctx.config.poll_timeout:
+            return status
+        delay = ctx.config.poll_interval
+
+
+async def _clear(ctx: RunContext, post: ClaimedPost, container_id: str | None) -> None:
+    if not await ctx.store.clear_container(post, container_id or ""):
+        raise LeaseLostError()
+
+
+async def _record(ctx: RunContext, post: ClaimedPost, container_id: str, media_id: str | None, token: str) -> Outcome:
+    """Write `published` (media id at once; None when it went out but the answer was lost)."""
+    recovered = media_id is None
+    if not await ctx.store.mark_published(post, media_id, container_id, recovered=recovered):
+        raise LeaseLostError()
+    ctx.result.published += 1
+    limit = ctx.limits.get(post.account_id)
+    if limit is not None:
+        ctx.limits[post.account_id] = replace(limit, quota_usage=limit.quota_usage + 1)
+    log.info("post published", extra={"recovered": recovered, "attempt": post.attempts})
+    await ctx.hooks.at("recorded", post)
+    if media_id is not None:
+        await _after_publish(ctx, post, media_id, token)
+    return Outcome.PUBLISHED
+
+
+async def _after_publish(ctx: RunContext, post: ClaimedPost, media_id: str, token: str) -> None:
+    """Permalink and first comment. The post is published whatever happens here; the comment is posted at
+    most once (a lost answer is not retried: a duplicate comment is worse than none)."""
+    permalink: str | None = None
+    comment_id: str | None = None
+    detail: dict[str, Any] = {"run": ctx.store.run_id}
+    if ctx.config.fetch_permalink:
+        try:
+            permalink = await ctx.client.permalink(media_id, token)
+        except InstagramError as exc:
+            detail["permalink_error"] = exc.reason
+    if post.first_comment and not post.first_comment_id:
+        try:
+            comment_id = await ctx.client.comment(media_id, token, post.first_comment)
+            detail["first_comment_id"] = comment_id
+        except InstagramError as exc:
+            detail["first_comment_error"] = exc.reason
+            log.warning("first comment failed", extra={"error_class": type(exc).__name__})
+    if permalink or comment_id or len(detail) > 1:
+        await ctx.store.save_published_extras(post, permalink=permalink, comment_id=comment_id, detail=detail)

@@ -1,0 +1,278 @@
+"""Every database read and write of publish-due, one method per statement of `publisher.sql`.
+
+Each method is ONE statement and ONE round trip: the statements bundle their audit rows (post_events)
+and lease bookkeeping in CTEs, and run on an autocommit connection, where a single statement is its
+own transaction (wrapping it in BEGIN/COMMIT would add two round trips and no safety). No row lock
+outlives its statement, so no lock is ever held while Instagram is called.
+
+Every write after the claim carries the run id and only touches rows whose lease this run holds; a
+method returns False (or None) when the lease was lost, and the caller stops working on that post.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, LiteralString
+
+from sociallab.db import Database, Row, Tx, load_queries
+
+QUERIES = load_queries(Path(__file__).with_name("publisher.sql"))
+ACTOR = "publish-due"
+
+Clock = Callable[[], datetime | None]
+
+
+@dataclass(frozen=True)
+class MediaItem:
+    """One image of a post, in order (a carousel child's container id once it exists)."""
+
+    position: int
+    storage_path: str | None
+    child_container_id: str | None
+
+
+@dataclass(frozen=True)
+class ClaimedPost:
+    """A post this run holds the lease of, with what publishing it needs (the account's token row too)."""
+
+    id: str
+    workspace_id: str
+    account_id: str
+    media_type: str
+    caption: str | None
+    alt_text: str | None
+    hashtags: list[str]
+    first_comment: str | None
+    first_comment_id: str | None
+    attempts: int
+    max_attempts: int
+    container_id: str | None
+    child_container_ids: list[str]
+    reclaimed: bool
+    published_24h: int  # posts this workspace published to the account in the last 24 h
+    ig_user_id: str
+    username: str | None
+    media: list[MediaItem]
+    account_row: Row = field(repr=False)  # id, status, token_ciphertext, token_key_id, token_expires_at
+
+    @classmethod
+    def from_row(cls, row: Row) -> ClaimedPost:
+        media = [
+            MediaItem(int(m["position"]), m.get("storage_path"), m.get("child_container_id"))
+            for m in (row["media"] or [])
+        ]
+        account_row = {
+            "id": row["instagram_account_id"],
+            "status": row["account_status"],
+            "token_ciphertext": row["token_ciphertext"],
+            "token_key_id": row["token_key_id"],
+            "token_expires_at": row["token_expires_at"],
+        }
+        return cls(
+            id=str(row["id"]),
+            workspace_id=str(row["workspace_id"]),
+            account_id=str(row["instagram_account_id"]),
+            media_type=row["media_type"],
+            caption=row["caption"],
+            alt_text=row["alt_text"],
+            hashtags=list(row["hashtags"] or []),
+            first_comment=row["first_comment"],
+            first_comment_id=row["first_comment_id"],
+            attempts=int(row["attempts"]),
+            max_attempts=int(row["max_attempts"]),
+            container_id=row["container_id"],
+            child_container_ids=list(row["child_container_ids"] or []),
+            reclaimed=row["from_status"] == "publishing",
+            published_24h=int(row["published_24h"]),
+            ig_user_id=row["ig_user_id"],
+            username=row["username"],
+            media=media,
+            account_row=account_row,
+        )
+
+
+class PublisherStore:
+    """The statements of one run (`run_id` owns the leases it takes)."""
+
+    queries = QUERIES
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        run_id: str | None = None,
+        lease_seconds: float = 300.0,
+        clock: Clock | None = None,
+    ) -> None:
+        self.db = db
+        self.run_id = run_id or f"publish-due:{uuid.uuid4().hex[:16]}"
+        self.lease_seconds = lease_seconds
+        self._clock = clock
+
+    # --- plumbing ---------------------------------------------------------------------------------
+
+    def _now(self) -> datetime | None:
+        return self._clock() if self._clock else None
+
+    def params(self, **values: Any) -> dict[str, Any]:
+        """The parameters every statement takes (run, actor, clock, lease) plus `values`."""
+        return {"run": self.run_id, "actor": ACTOR, "now": self._now(), "lease_seconds": self.lease_seconds, **values}
+
+    async def _all(self, query: LiteralString, params: dict[str, Any]) -> list[Row]:
+        return await self.db.fetch_all(query, params)
+
+    async def _one(self, query: LiteralString, params: dict[str, Any]) -> Row | None:
+        return await self.db.fetch_one(query, params)
+
+    # --- claims -----------------------------------------------------------------------------------
+
+    async def claim(self, limit: int) -> list[ClaimedPost]:
+        """Claim up to `limit` posts, at most one per account (see `claim` in publisher.sql).
+
+        Raises:
+            DependencyUnavailableError: the database is unreachable.
+        """
+        if limit <= 0:
+            return []
+        rows = await self._all(QUERIES["claim"], self.params(limit=limit))
+        return [ClaimedPost.from_row(row) for row in rows]
+
+    async def claim_next(self, account_id: str) -> ClaimedPost | None:
+        """The next due post of an account this run holds, or None (the account lease is then released).
+
+        Raises:
+            DependencyUnavailableError: the database is unreachable.
+        """
+        row = await self._one(QUERIES["claim_next"], self.params(account_id=account_id))
+        return ClaimedPost.from_row(row) if row else None
+
+    async def release_account(self, account_id: str) -> None:
+        """Give the account back (this run will not publish more for it)."""
+        await self._one(QUERIES["release_account"], self.params(account_id=account_id))
+
+    # --- containers -------------------------------------------------------------------------------
+
+    async def save_child_container(self, post: ClaimedPost, position: int, child_id: str) -> bool:
+        row = await self._one(
+            QUERIES["save_child_container"], self.params(post_id=post.id, position=position, child_id=child_id)
+        )
+        return row is not None
+
+    async def save_container(self, post: ClaimedPost, container_id: str, children: list[str]) -> bool:
+        row = await self._one(
+            QUERIES["save_container"], self.params(post_id=post.id, container_id=container_id, children=children)
+        )
+        return row is not None
+
+    async def clear_container(self, post: ClaimedPost, container_id: str) -> bool:
+        row = await self._one(QUERIES["clear_container"], self.params(post_id=post.id, container_id=container_id))
+        return row is not None
+
+    async def confirm_lease(self, post: ClaimedPost) -> bool:
+        """Whether the post is still this run's (and extend its lease): asked right before publishing."""
+        return await self._one(QUERIES["confirm_lease"], self.params(post_id=post.id)) is not None
+
+    # --- outcomes ---------------------------------------------------------------------------------
+
+    async def mark_published(
+        self, post: ClaimedPost, media_id: str | None, container_id: str, *, recovered: bool
+    ) -> bool:
+        row = await self._one(
+            QUERIES["mark_published"],
+            self.params(post_id=post.id, media_id=media_id, container_id=container_id, recovered=recovered),
+        )
+        return row is not None
+
+    async def save_published_extras(
+        self, post: ClaimedPost, *, permalink: str | None, comment_id: str | None, detail: dict[str, Any]
+    ) -> None:
+        await self._one(
+            QUERIES["save_published_extras"],
+            self.params(post_id=post.id, permalink=permalink, comment_id=comment_id, detail=json.dumps(detail)),
+        )
+
+    async def release_for_retry(
+        self,
+        post: ClaimedPost,
+        *,
+        delay_seconds: float,
+        reason: str,
+        error: str | None,
+        error_code: str | None,
+        refund: bool = False,
+    ) -> datetime | None:
+        """Back to scheduled, due again in `delay_seconds`; the new due time, or None if the lease was lost."""
+        row = await self._one(
+            QUERIES["release_for_retry"],
+            self.params(
+                post_id=post.id,
+                delay_seconds=delay_seconds,
+                reason=reason,
+                error=error,
+                error_code=error_code,
+                refund=refund,
+            ),
+        )
+        return row["next_attempt_at"] if row else None
+
+    async def release_for_quota(
+        self, post: ClaimedPost, *, window_seconds: int, fallback_seconds: float, error: str, error_code: str | None
+    ) -> datetime | None:
+        row = await self._one(
+            QUERIES["release_for_quota"],
+            self.params(
+                post_id=post.id,
+                account_id=post.account_id,
+                window_seconds=window_seconds,
+                fallback_seconds=fallback_seconds,
+                error=error,
+                error_code=error_code,
+            ),
+        )
+        return row["next_attempt_at"] if row else None
+
+    async def fail(self, post: ClaimedPost, *, reason: str, error: str | None, error_code: str | None) -> bool:
+        row = await self._one(
+            QUERIES["fail"], self.params(post_id=post.id, reason=reason, error=error, error_code=error_code)
+        )
+        return row is not None
+
+    async def pause_account(
+        self,
+        account_id: str,
+        *,
+        post: ClaimedPost | None,
+        pause_seconds: float,
+        error: str,
+        error_code: str | None,
+        usage_pct: float | None,
+    ) -> datetime | None:
+        """Pause the account until now + `pause_seconds` (never shortening a longer pause) and give its
+        post in flight back without using an attempt. Returns `rate_limited_until`."""
+        row = await self._one(
+            QUERIES["pause_account"],
+            self.params(
+                account_id=account_id,
+                post_id=post.id if post else None,
+                pause_seconds=pause_seconds,
+                error=error,
+                error_code=error_code,
+                usage_pct=round(usage_pct, 2) if usage_pct is not None else None,
+            ),
+        )
+        return row["rate_limited_until"] if row else None
+
+    async def add_event(self, post: ClaimedPost, kind: str, detail: dict[str, Any]) -> None:
+        await self._one(QUERIES["add_event"], self.params(post_id=post.id, kind=kind, detail=json.dumps(detail)))
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        """A multi-statement transaction (the rare paths: parking an account whose token died)."""
+        async with self.db.transaction() as tx:
+            yield tx
