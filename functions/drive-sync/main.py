@@ -1,0 +1,95 @@
+"""`drive-sync`: connect Drive folders and import their photos (API.md "drive-sync").
+
+`POST /` takes either caller on one route, as API.md lists it: Cloud Scheduler (`{}` syncs every
+active source; `{source_id}` one) or a signed-in editor (`{source_id}` required, "sync now").
+The scheduler credential is tried first, then the user token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import functions_framework.aio
+import httpx
+from pydantic import Field
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sociallab.config import Settings
+from sociallab.drive import sync
+from sociallab.drive.client import DriveClient
+from sociallab.errors import AuthenticationError, RequestValidationError
+from sociallab.http import Call, RequestModel, Router
+from sociallab.http.router import authenticator
+
+router = Router("drive-sync", schedule_seconds=15 * 60, description="Import photos from connected Drive folders.")
+
+_http: httpx.AsyncClient | None = None
+
+
+def drive_client(settings: Settings, **options: Any) -> DriveClient:
+    """The Drive client, created on first use (lazy: nothing heavy at import time)."""
+    global _http
+    if _http is None:
+        _http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
+    return DriveClient.from_settings(settings, _http, **options)
+
+
+class SourceBody(RequestModel):
+    workspace_id: UUID
+    folder_id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class SyncBody(RequestModel):
+    source_id: UUID | None = None
+
+
+@router.post("/sources", body=SourceBody, role="editor", status=201)
+async def add_source(call: Call) -> dict[str, Any]:
+    """Connect a Drive folder (checks the service account can read it)."""
+    source = await sync.add_source(
+        drive_client(call.settings, max_attempts=2),  # someone is waiting: one quick retry at most
+        workspace_id=str(call.body.workspace_id),
+        folder_id=call.body.folder_id,
+        user_id=call.user_id,
+    )
+    return sync.source_view(source)
+
+
+@router.post("/", auth="public", body=SyncBody)
+async def run_sync(call: Call) -> dict[str, int]:
+    """Sync every active source (scheduler) or one source (scheduler or its editor)."""
+    header = call.request.headers.get("authorization")
+    auth = authenticator(call.settings)
+    source_id = str(call.body.source_id) if call.body.source_id else None
+    try:
+        await auth.scheduler(header)
+    except AuthenticationError:
+        user = await auth.user(header)
+        if source_id is None:
+            raise RequestValidationError(
+                "source_id is required.", details=[{"field": "source_id", "message": "Field required"}]
+            ) from None
+        await sync.source_for_user(source_id, user.id)
+    drive = drive_client(call.settings)
+    result = await sync.sync_source(drive, source_id) if source_id else await sync.sync_all(drive)
+    return result.as_dict()
+
+
+@router.post("/notifications", auth="public")
+async def notification(call: Call) -> dict[str, Any]:
+    """A Drive push notification (X-Goog-Channel-Token checked); 'sync' messages are acknowledged."""
+    headers = call.request.headers
+    source_id = await sync.source_for_notification(
+        headers.get("x-goog-channel-id"), headers.get("x-goog-channel-token")
+    )
+    if headers.get("x-goog-resource-state") == "sync":
+        return {"acknowledged": True}
+    result = await sync.sync_source(drive_client(call.settings), source_id)
+    return {"acknowledged": True, **result.as_dict()}
+
+
+@functions_framework.aio.http
+async def drive_sync(request: Request) -> Response:
+    return await router.handle(request)

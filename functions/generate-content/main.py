@@ -1,0 +1,47 @@
+"""generate-content: a branded image + caption -> a draft post (API.md "generate-content").
+
+`POST /` (editor) composes from the request; `POST /webhook` (Supabase database webhook on
+`matches`, X-Webhook-Secret) records the delivery, answers at once and does the work after the
+response (see `sociallab.content.webhook`: deployed with CPU always allocated).
+"""
+
+from __future__ import annotations
+
+import functions_framework.aio
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sociallab.config import get_settings
+from sociallab.content.captions import CaptionWriter
+from sociallab.content.generate import GenerateBody, GenerateOut, Generator
+from sociallab.content.webhook import MatchWebhook, MatchWebhookHandler, WebhookAck
+from sociallab.db import get_db
+from sociallab.http import Call, Router
+from sociallab.storage import get_storage
+
+router = Router("generate-content", description="Templates, composition and captions into draft posts.")
+
+
+def generator() -> Generator:
+    return Generator(db=get_db(), storage=get_storage(), captions=CaptionWriter(get_settings()))
+
+
+# One per process, so the webhook's background tasks stay referenced until they finish.
+webhooks = MatchWebhookHandler(generator=generator)
+
+
+@router.post("/", body=GenerateBody, response=GenerateOut, status=201, role="editor")
+async def generate(call: Call) -> GenerateOut:
+    """Compose a branded image, write its caption and create the draft (optionally scheduled)."""
+    return await generator().generate(call.body, actor_user_id=call.user_id)
+
+
+@router.post("/webhook", auth="webhook", body=MatchWebhook, response=WebhookAck)
+async def match_webhook(call: Call) -> WebhookAck:
+    """Supabase webhook on `matches`: finished -> match_result draft; new match -> matchday post."""
+    return await webhooks.accept(call.body)
+
+
+@functions_framework.aio.http
+async def generate_content(request: Request) -> Response:
+    return await router.handle(request)

@@ -1,0 +1,1 @@
+"""Content: templates as data, the Pillow composer, captions and template selection."""

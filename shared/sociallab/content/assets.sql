@@ -1,0 +1,122 @@
+-- Photos (media_assets): intake, dedupe, listing, deletion. Every query names its workspace.
+
+-- name: workspace_timezone
+SELECT timezone FROM public.workspaces WHERE id = %(workspace_id)s::uuid;
+
+-- name: match_exists
+SELECT 1 FROM public.matches WHERE id = %(match_id)s::uuid AND workspace_id = %(workspace_id)s::uuid;
+
+-- name: lock_md5
+-- Serialises intake of the same bytes in one workspace, so two concurrent uploads make one asset.
+SELECT pg_advisory_xact_lock(hashtextextended(%(workspace_id)s::text || ':' || %(md5)s::text, 4242));
+
+-- name: ready_by_md5
+SELECT * FROM public.media_assets
+WHERE workspace_id = %(workspace_id)s::uuid AND md5 = %(md5)s::text AND status = 'ready'
+ORDER BY created_at
+LIMIT 1;
+
+-- name: merge_tags
+-- A duplicate upload adds its tags and, if the photo has none yet, its match.
+UPDATE public.media_assets
+SET tags = ARRAY(SELECT DISTINCT t FROM unnest(tags || %(tags)s::text[]) AS t ORDER BY t),
+    match_id = coalesce(match_id, %(match_id)s::uuid)
+WHERE id = %(id)s::uuid AND workspace_id = %(workspace_id)s::uuid
+RETURNING *;
+
+-- name: insert_ready
+INSERT INTO public.media_assets (
+    id, workspace_id, source, drive_source_id, drive_file_id, original_filename, md5, mime_type, bytes,
+    original_path, normalized_path, width, height, taken_at, tags, match_id, status, error, uploaded_by
+) VALUES (
+    %(id)s::uuid, %(workspace_id)s::uuid, %(source)s::text, %(drive_source_id)s::uuid, %(drive_file_id)s::text,
+    %(original_filename)s::text, %(md5)s::text, %(mime_type)s::text, %(bytes)s::bigint,
+    %(original_path)s::text, %(normalized_path)s::text, %(width)s::integer, %(height)s::integer,
+    %(taken_at)s::timestamptz, %(tags)s::text[], %(match_id)s::uuid, 'ready', NULL, %(uploaded_by)s::uuid
+)
+ON CONFLICT (workspace_id, drive_file_id) DO UPDATE
+SET drive_source_id = EXCLUDED.drive_source_id,
+    original_filename = EXCLUDED.original_filename,
+    md5 = EXCLUDED.md5,
+    mime_type = EXCLUDED.mime_type,
+    bytes = EXCLUDED.bytes,
+    original_path = EXCLUDED.original_path,
+    normalized_path = EXCLUDED.normalized_path,
+    width = EXCLUDED.width,
+    height = EXCLUDED.height,
+    taken_at = EXCLUDED.taken_at,
+    status = 'ready',
+    error = NULL,
+    import_attempts = 0
+RETURNING *, (xmax = 0) AS inserted;
+
+-- name: record_failure
+-- A Drive file that could not be imported: kept as a `failed` row so it is not retried forever
+-- (transient failures are retried by the sync up to a bound; see sociallab.drive.sync).
+INSERT INTO public.media_assets (
+    workspace_id, source, drive_source_id, drive_file_id, original_filename, md5, mime_type, bytes,
+    status, error, error_transient, import_attempts
+) VALUES (
+    %(workspace_id)s::uuid, 'drive', %(drive_source_id)s::uuid, %(drive_file_id)s::text,
+    %(original_filename)s::text, %(md5)s::text, %(mime_type)s::text, %(bytes)s::bigint,
+    'failed', %(error)s::text, %(transient)s::boolean, 1
+)
+ON CONFLICT (workspace_id, drive_file_id) DO UPDATE
+SET drive_source_id = EXCLUDED.drive_source_id,
+    original_filename = coalesce(EXCLUDED.original_filename, public.media_assets.original_filename),
+    md5 = coalesce(EXCLUDED.md5, public.media_assets.md5),
+    mime_type = coalesce(EXCLUDED.mime_type, public.media_assets.mime_type),
+    bytes = coalesce(EXCLUDED.bytes, public.media_assets.bytes),
+    status = 'failed',
+    error = EXCLUDED.error,
+    error_transient = EXCLUDED.error_transient,
+    import_attempts = public.media_assets.import_attempts + 1
+WHERE public.media_assets.status <> 'ready'
+RETURNING *;
+
+-- name: by_drive_file
+SELECT * FROM public.media_assets
+WHERE workspace_id = %(workspace_id)s::uuid AND drive_file_id = %(drive_file_id)s::text;
+
+-- name: list_ready
+SELECT * FROM public.media_assets
+WHERE workspace_id = %(workspace_id)s::uuid
+  AND status = 'ready'
+  AND (%(match_id)s::uuid IS NULL OR match_id = %(match_id)s::uuid)
+  AND (%(after_created)s::timestamptz IS NULL
+       OR (created_at, id) < (%(after_created)s::timestamptz, %(after_id)s::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s::integer;
+
+-- name: get_ready_many
+SELECT * FROM public.media_assets
+WHERE workspace_id = %(workspace_id)s::uuid AND id = ANY(%(ids)s::uuid[]) AND status = 'ready';
+
+-- name: for_match
+-- Photos for a match: linked to it, or taken on its local match day; linked ones first.
+SELECT a.* FROM public.media_assets a
+WHERE a.workspace_id = %(workspace_id)s::uuid
+  AND a.status = 'ready'
+  AND (a.match_id = %(match_id)s::uuid
+       OR (a.match_id IS NULL
+           AND a.taken_at >= %(day_start)s::timestamptz AND a.taken_at < %(day_end)s::timestamptz))
+ORDER BY (a.match_id IS NOT DISTINCT FROM %(match_id)s::uuid) DESC, a.taken_at NULLS LAST, a.created_at, a.id
+LIMIT %(limit)s::integer;
+
+-- name: lock_for_delete
+-- The asset with the caller's role in its workspace (no row: not found or not a member).
+SELECT a.id, a.workspace_id, a.original_path, a.normalized_path, m.role
+FROM public.media_assets a
+JOIN public.workspace_members m ON m.workspace_id = a.workspace_id AND m.user_id = %(user_id)s::uuid
+WHERE a.id = %(id)s::uuid
+FOR UPDATE OF a;
+
+-- name: in_use_by_scheduled_post
+SELECT p.id, p.status FROM public.post_media pm
+JOIN public.posts p ON p.id = pm.post_id AND p.workspace_id = pm.workspace_id
+WHERE pm.asset_id = %(id)s::uuid AND pm.workspace_id = %(workspace_id)s::uuid
+  AND p.status IN ('scheduled', 'publishing')
+LIMIT 1;
+
+-- name: delete_asset
+DELETE FROM public.media_assets WHERE id = %(id)s::uuid AND workspace_id = %(workspace_id)s::uuid;

@@ -1,0 +1,1 @@
+"""Drawing helpers of the composer: brand colours, fills, photos, text, layers."""

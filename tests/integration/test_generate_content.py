@@ -1,0 +1,356 @@
+"""generate-content end to end: the function over ASGI, real Postgres, local storage, Pillow photos,
+the built-in templates, captions from the template or the fake Gemini, and the matches webhook."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import jwt
+import pytest
+from PIL import Image
+
+from sociallab.config import get_settings, reset_settings
+from sociallab.content.templates import sync_builtin_templates
+from sociallab.content.webhook import MatchWebhook, MatchWebhookHandler, delivery_key, matchday_slot, plan
+from sociallab.db import Database, Row
+from sociallab.dev.loader import load_function
+from sociallab.devserver import build_app
+from sociallab.storage import close_storage, get_storage
+from tests.integration import factories as f
+from tests.plugins.gemini import FakeGemini
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "tests" / "events"
+JWT_SECRET = "generate-test-hs256-secret-long-enough"
+WEBHOOK_SECRET = "generate-test-webhook-secret"
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+def auth(user_id: Any) -> dict[str, str]:
+    now = int(time.time())
+    claims = {"sub": str(user_id), "aud": "authenticated", "role": "authenticated", "iat": now, "exp": now + 600}
+    return {"Authorization": f"Bearer {jwt.encode(claims, JWT_SECRET, algorithm='HS256')}"}
+
+
+def photo(color: tuple[int, int, int], size: tuple[int, int] = (2400, 1800)) -> bytes:
+    """A sample match photo: a vertical gradient of `color`, as a camera JPEG would arrive normalised."""
+    image = Image.new("RGB", size, color)
+    shade = Image.linear_gradient("L").resize(size)
+    image = Image.composite(image, Image.new("RGB", size, (0, 0, 0)), shade.point(lambda v: 140 + v // 3))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+@dataclass
+class World:
+    db: Database
+    client: httpx.AsyncClient
+    webhooks: MatchWebhookHandler
+    workspace: Row
+    editor: Row
+    viewer: Row
+    account: Row
+    match: Row
+    assets: list[Row]
+
+    @property
+    def ws(self) -> str:
+        return str(self.workspace["id"])
+
+    async def posts(self) -> list[Row]:
+        return await self.db.fetch_all(
+            "SELECT * FROM posts WHERE workspace_id = %(ws)s ORDER BY created_at", {"ws": self.ws}
+        )
+
+    async def hook(self, name: str, **record: Any) -> httpx.Response:
+        payload = json.loads((EVENTS / name).read_text(encoding="utf-8"))
+        for part in ("record", "old_record"):
+            if payload[part] is not None:
+                payload[part] |= {"id": str(self.match["id"]), "workspace_id": self.ws, **record}
+        headers = {"X-Webhook-Secret": WEBHOOK_SECRET}
+        return await self.client.post("/generate-content/webhook", json=payload, headers=headers)
+
+
+@pytest.fixture
+async def world(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
+    for name, value in {
+        "SUPABASE_JWT_SECRET": JWT_SECRET,
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "URL_SIGNING_KEY": "generate-test-url-signing-key",
+        "STORAGE_BACKEND": "local",
+        "STORAGE_LOCAL_DIR": str(tmp_path / "storage"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    reset_settings()
+    await close_storage()
+    storage = get_storage()
+    async with db.transaction() as tx:
+        await sync_builtin_templates(tx)
+        workspace = await f.create_workspace(
+            tx, timezone="Europe/Amsterdam", default_hashtags=["#TestFC"], primary_color="#0B3D91"
+        )
+        editor = await f.create_member(tx, workspace["id"], "editor")
+        viewer = await f.create_member(tx, workspace["id"], "viewer")
+        account = await f.create_instagram_account(tx, workspace["id"])
+        match = await f.create_match(
+            tx,
+            workspace["id"],
+            status="finished",
+            opponent="Ødegaard Athletic",
+            kickoff_at=datetime(2025, 6, 14, 16, 30, tzinfo=UTC),
+            home_score=3,
+            away_score=1,
+        )
+        assets = []
+        for n, color in enumerate([(30, 200, 60), (200, 40, 40)]):
+            asset = await f.create_asset(tx, workspace["id"], match_id=match["id"] if n == 0 else None)
+            await storage.put(asset["normalized_path"], photo(color), "image/jpeg")
+            assets.append(asset)
+    function = load_function(ROOT / "functions" / "generate-content" / "main.py")
+    webhooks = sys.modules["sociallab_function_generate_content"].webhooks
+    app = build_app([function], settings=get_settings())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        yield World(db, client, webhooks, workspace, editor, viewer, account, match, assets)
+        await webhooks.drain()
+    await close_storage()
+    reset_settings()
+
+
+async def stored_image(path: str) -> Image.Image:
+    image = Image.open(io.BytesIO(await get_storage().get(path)))
+    image.load()
+    return image
+
+
+async def test_an_editor_generates_a_match_result_draft(world: World) -> None:
+    body = {"workspace_id": world.ws, "content_type": "match_result", "match_id": str(world.match["id"])}
+    response = await world.client.post("/generate-content/", json=body, headers=auth(world.editor["id"]))
+    assert response.status_code == 201, response.text
+    out = response.json()
+    assert out["template_key"] == "match_result"
+    assert out["caption_source"] == "template"
+    assert "3-1" in out["caption"] and "Ødegaard Athletic" in out["caption"]
+    assert "{" not in out["caption"] and "None" not in out["caption"]
+    assert out["hashtags"][0] == "#TestFC"
+    assert out["images"] == out["post"]["images"]
+    assert (out["images"][0]["width"], out["images"][0]["height"]) == (1080, 1350)
+    assert out["post"]["status"] == "draft"
+    assert out["post"]["instagram_account_id"] == str(world.account["id"])  # the only active account
+
+    [post] = await world.posts()
+    assert (post["template_id"] is not None, post["match_id"], post["caption_source"]) == (
+        True,
+        world.match["id"],
+        "template",
+    )
+    media = await world.db.fetch_one("SELECT * FROM post_media WHERE post_id = %(id)s", {"id": post["id"]})
+    assert media is not None
+    assert media["storage_path"].startswith(f"workspaces/{world.ws}/posts/")
+    assert media["asset_id"] == world.assets[0]["id"]  # the photo tagged with the match comes first
+    image = await stored_image(media["storage_path"])
+    assert (image.format, image.size, image.mode) == ("JPEG", (1080, 1350), "RGB")
+    r, g, b = image.convert("RGB").getpixel((540, int(1350 * 0.3)))  # type: ignore[misc]  # above the scrim
+    assert g > r + 30 and g > b + 30
+
+
+async def test_gemini_caption_and_the_best_time(world: World, fake_gemini: FakeGemini) -> None:
+    body = {
+        "workspace_id": world.ws,
+        "content_type": "match_result",
+        "match_id": str(world.match["id"]),
+        "format": "square",
+        "schedule": "best",
+        "tone": "cheeky",
+    }
+    response = await world.client.post("/generate-content/", json=body, headers=auth(world.editor["id"]))
+    assert response.status_code == 201, response.text
+    out = response.json()
+    assert out["caption_source"] == "gemini"
+    assert out["caption"].startswith("Gemini caption for Test FC")
+    assert (out["images"][0]["width"], out["images"][0]["height"]) == (1080, 1080)
+    assert out["post"]["status"] == "scheduled"
+    at = datetime.fromisoformat(out["post"]["scheduled_at"]).astimezone(AMSTERDAM)
+    assert (at.hour, at.minute) == (18, 0)  # no audience data yet: the workspace default time
+    sent = fake_gemini.requests[0]["body"]["contents"][0]["parts"][0]["text"]
+    assert '"tone": "cheeky"' in sent and "Ødegaard Athletic" in sent
+
+
+async def test_data_without_a_match_renders_with_fallbacks(world: World) -> None:
+    body = {
+        "workspace_id": world.ws,
+        "content_type": "announcement",
+        "data": {"title": "Season tickets"},
+        "asset_ids": [str(world.assets[1]["id"])],
+        "format": "story_9x16",
+    }
+    response = await world.client.post("/generate-content/", json=body, headers=auth(world.editor["id"]))
+    assert response.status_code == 201, response.text
+    out = response.json()
+    assert out["post"]["media_type"] == "STORY"
+    assert (out["images"][0]["width"], out["images"][0]["height"]) == (1080, 1920)
+    assert "{" not in out["caption"] and "None" not in out["caption"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "status", "field"),
+    [
+        ({"schedule": "tomorrow"}, 422, "schedule"),
+        ({"format": "landscape"}, 422, "format"),
+        ({"asset_ids": [str(uuid.uuid4())]}, 422, "asset_ids"),
+        ({"template_key": "no-such-template"}, 422, "template_key"),
+        ({"content_type": "unknown_kind"}, 422, "content_type"),
+        ({"match_id": str(uuid.uuid4())}, 404, None),
+        ({"surprise": 1}, 422, "surprise"),
+    ],
+)
+async def test_bad_requests_get_the_envelope(world: World, overrides: dict, status: int, field: str | None) -> None:
+    body = {"workspace_id": world.ws, "content_type": "match_result", **overrides}
+    response = await world.client.post("/generate-content/", json=body, headers=auth(world.editor["id"]))
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    if field:
+        assert any(d["field"].endswith(field) for d in error["details"]), error
+    assert await world.posts() == []
+
+
+async def test_a_photo_whose_file_is_gone_is_a_422_not_a_500(world: World) -> None:
+    async with world.db.transaction() as tx:
+        ghost = await f.create_asset(tx, world.ws)  # a row, but nothing in storage
+    body = {"workspace_id": world.ws, "content_type": "match_result", "asset_ids": [str(ghost["id"])]}
+    response = await world.client.post("/generate-content/", json=body, headers=auth(world.editor["id"]))
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"][0]["field"] == "asset_ids"
+
+
+async def test_viewers_and_strangers_cannot_generate(world: World) -> None:
+    body = {"workspace_id": world.ws, "content_type": "match_result"}
+    assert (
+        await world.client.post("/generate-content/", json=body, headers=auth(world.viewer["id"]))
+    ).status_code == 403
+    assert (await world.client.post("/generate-content/", json=body)).status_code == 401
+
+
+async def test_a_finished_match_makes_one_draft_however_often_it_is_delivered(world: World) -> None:
+    first = await world.hook("match_finished.json")
+    assert first.status_code == 200, first.text
+    assert first.json() == {"received": True, "duplicate": False, "action": "match_result"}
+    again = await world.hook("match_finished_redelivery.json")
+    assert again.json() == {"received": True, "duplicate": True, "action": "match_result"}
+    await world.webhooks.drain()
+    later = await world.hook("match_finished_score_corrected.json")  # finished -> finished
+    assert later.json()["action"] == "ignored"
+    # A distinct delivery of the same transition (e.g. the row re-saved) is recorded, not drafted twice.
+    other = await world.hook("match_finished.json", updated_at="2025-06-14T18:30:00+00:00")
+    assert other.json()["duplicate"] is False
+    await world.webhooks.drain()
+
+    [post] = await world.posts()
+    assert (post["status"], post["content_type"], post["dedupe_key"]) == (
+        "draft",
+        "match_result",
+        f"match_result:{world.match['id']}",
+    )
+    assert post["created_by"] is None
+    receipts = await world.db.fetch_all(
+        "SELECT result FROM webhook_receipts WHERE source = 'supabase.matches' AND processed_at IS NOT NULL"
+    )
+    results = sorted(json.dumps(r["result"], sort_keys=True) for r in receipts)
+    assert len(results) == 2
+    assert any(str(post["id"]) in r and "post_id" in r for r in results)
+    assert any(f'"duplicate_of": "{post["id"]}"' in r for r in results)
+
+
+async def test_a_new_match_makes_a_matchday_post_for_the_day_before(world: World) -> None:
+    kickoff = datetime.now(UTC).replace(microsecond=0) + timedelta(days=5)
+    async with world.db.transaction() as tx:
+        match = await f.create_match(tx, world.ws, kickoff_at=kickoff, opponent="Nuñez United")
+    world.match = match
+    response = await world.hook("match_inserted.json", kickoff_at=kickoff.isoformat())
+    assert response.json() == {"received": True, "duplicate": False, "action": "matchday"}
+    await world.webhooks.drain()
+    [post] = await world.posts()
+    assert (post["content_type"], post["status"], post["dedupe_key"]) == (
+        "matchday",
+        "scheduled",
+        f"matchday:{match['id']}",
+    )
+    at = post["scheduled_at"].astimezone(AMSTERDAM)
+    assert at.date() == kickoff.astimezone(AMSTERDAM).date() - timedelta(days=1)
+    assert (at.hour, at.minute) == (18, 0)
+
+
+async def test_the_webhook_needs_its_secret_and_ignores_other_changes(world: World) -> None:
+    payload = json.loads((EVENTS / "match_finished.json").read_text(encoding="utf-8"))
+    response = await world.client.post("/generate-content/webhook", json=payload, headers={"X-Webhook-Secret": "wrong"})
+    assert response.status_code == 401
+    deleted = copy.deepcopy(payload) | {"type": "DELETE", "record": None}
+    response = await world.client.post(
+        "/generate-content/webhook", json=deleted, headers={"X-Webhook-Secret": WEBHOOK_SECRET}
+    )
+    assert response.json()["action"] == "ignored"
+    assert await world.db.fetch_val("SELECT count(*) FROM webhook_receipts") == 0
+
+
+# --- the webhook's decisions (pure) ----------------------------------------------------------------
+
+NOW = datetime(2025, 3, 20, 12, tzinfo=UTC)
+
+
+def payload(kind: str, record: dict[str, Any] | None, old: dict[str, Any] | None = None, table: str = "matches"):
+    return MatchWebhook.model_validate(
+        {"type": kind, "table": table, "schema": "public", "record": record, "old_record": old}
+    )
+
+
+@pytest.mark.parametrize(
+    ("event", "action"),
+    [
+        (payload("UPDATE", {"id": "m", "status": "finished"}, {"id": "m", "status": "live"}), "match_result"),
+        (payload("UPDATE", {"id": "m", "status": "finished"}, None), "match_result"),
+        (payload("UPDATE", {"id": "m", "status": "finished"}, {"id": "m", "status": "finished"}), "ignored"),
+        (payload("UPDATE", {"id": "m", "status": "live"}, {"id": "m", "status": "scheduled"}), "ignored"),
+        (payload("INSERT", {"id": "m", "status": "scheduled", "kickoff_at": "2025-03-30T15:00:00+00:00"}), "matchday"),
+        (payload("INSERT", {"id": "m", "status": "scheduled", "kickoff_at": "2025-03-01T15:00:00+00:00"}), "ignored"),
+        (payload("INSERT", {"id": "m", "status": "finished", "kickoff_at": "2025-03-30T15:00:00+00:00"}), "ignored"),
+        (payload("INSERT", {"id": "m", "kickoff_at": "next sunday"}), "ignored"),
+        (payload("INSERT", {"id": "m", "kickoff_at": "2025-03-30T15:00:00"}), "ignored"),  # no offset
+        (payload("INSERT", {"id": 7, "kickoff_at": "2025-03-30T15:00:00+00:00"}), "ignored"),
+        (payload("UPDATE", {"id": "m", "status": "finished"}, table="posts"), "ignored"),
+        (payload("DELETE", None, {"id": "m", "status": "finished"}), "ignored"),
+    ],
+)
+def test_what_each_change_asks_for(event: MatchWebhook, action: str) -> None:
+    assert plan(event, now=NOW)[0] == action
+
+
+def test_delivery_keys_are_stable_and_distinct() -> None:
+    a = payload("UPDATE", {"id": "m", "status": "finished", "x": 1}, {"id": "m", "status": "live"})
+    b = MatchWebhook.model_validate(json.loads(json.dumps(a.model_dump(by_alias=True), sort_keys=True)))
+    c = payload("UPDATE", {"id": "m", "status": "finished", "x": 2}, {"id": "m", "status": "live"})
+    assert delivery_key(a) == delivery_key(b) != delivery_key(c)
+
+
+def test_matchday_slot_is_the_local_default_time_the_day_before_even_across_dst() -> None:
+    ws = {"timezone": "Europe/Amsterdam", "default_post_time": dt_time(18, 0)}
+    # Kickoff Monday 31 March 2025; the day before is the spring-forward Sunday (UTC+2 from 02:00).
+    slot = matchday_slot(datetime(2025, 3, 31, 18, 45, tzinfo=UTC), ws, now=NOW)
+    assert slot == datetime(2025, 3, 30, 16, 0, tzinfo=UTC)
+    assert matchday_slot(datetime(2025, 3, 20, 19, tzinfo=UTC), ws, now=NOW) is None  # already passed
+    assert matchday_slot(datetime(2027, 3, 20, 19, tzinfo=UTC), ws, now=NOW) is None  # too far ahead

@@ -1,0 +1,56 @@
+"""Fixtures for the Google Drive sandbox (sociallab.drive.sandbox), served over real HTTP.
+
+- `drive_server`: a fresh `DriveSandbox` on 127.0.0.1:<free port> (uvicorn in a thread; the socket
+  listens before the thread starts, so no waiting), as a `DriveServer` (sandbox, base_url, api_url).
+- `drive_env`: the server, with DRIVE_API_URL and GOOGLE_SERVICE_ACCOUNT_JSON pointing at it.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import uvicorn
+
+from sociallab.config import reset_settings
+from sociallab.drive.sandbox import DriveSandbox
+
+
+@dataclass(frozen=True)
+class DriveServer:
+    sandbox: DriveSandbox
+    base_url: str
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/drive/v3"
+
+    def service_account_json(self) -> str:
+        return json.dumps(self.sandbox.service_account_info(self.base_url))
+
+
+@pytest.fixture
+def drive_server() -> Iterator[DriveServer]:
+    sandbox = DriveSandbox()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    server = uvicorn.Server(uvicorn.Config(sandbox.app(), log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    yield DriveServer(sandbox, f"http://127.0.0.1:{sock.getsockname()[1]}")
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+@pytest.fixture
+def drive_env(drive_server: DriveServer, monkeypatch: pytest.MonkeyPatch) -> DriveServer:
+    monkeypatch.setenv("DRIVE_API_URL", drive_server.api_url)
+    monkeypatch.setenv("GOOGLE_SERVICE_ACCOUNT_JSON", drive_server.service_account_json())
+    reset_settings()
+    return drive_server
