@@ -24,7 +24,13 @@ from sociallab.config import reset_settings
 from sociallab.db import Database, close_db
 
 # Fixture modules of the fakes (sandboxes) each area brings; one line each.
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = [
+    "tests.plugins.gemini",
+    "tests.plugins.posts",
+    "tests.plugins.instagram",
+    "tests.plugins.drive",
+    "tests.plugins.publisher",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 _ADMIN_URL = os.environ.get("DATABASE_URL")

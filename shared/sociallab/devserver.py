@@ -27,9 +27,10 @@ from starlette.routing import Mount, Route
 from sociallab import migrate
 from sociallab.config import Settings, get_settings, reset_settings
 from sociallab.db import close_db, get_db
-from sociallab.dev import cron, preview
+from sociallab.dev import cron, demo, preview
 from sociallab.dev.environment import ensure_database, ensure_dev_secrets
 from sociallab.dev.loader import FunctionMount, LoadedFunction, load_functions
+from sociallab.dev.sandboxes import Sandboxes, start_sandboxes
 from sociallab.dev.seed import DEMO_EMAIL, DEMO_USER_ID, mint_user_token, seed_demo
 from sociallab.errors import AppError, DependencyUnavailableError, NotFoundError
 from sociallab.http import openapi
@@ -64,6 +65,7 @@ def build_app(
     settings: Settings,
     migrations_dir: Path = migrate.DEFAULT_DIR,
     cron_jobs: list[cron.Job] | None = None,
+    sandboxes: Sandboxes | None = None,
 ) -> Any:
     """The dev server's ASGI app: every function under `/<name>`, plus health, OpenAPI, storage, preview."""
     document = openapi.build([f.router for f in functions if f.router])
@@ -78,7 +80,8 @@ def build_app(
         return JSONResponse(document)
 
     async def preview_page(request: Request) -> Response:
-        return HTMLResponse(await preview.page(get_db(), functions, str(request.base_url).rstrip("/")))
+        base_url = str(request.base_url).rstrip("/")
+        return HTMLResponse(await preview.page(get_db(), functions, base_url, sandboxes or Sandboxes()))
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return error_response(NotFoundError(f"No such endpoint: {request.url.path}"), None)
@@ -101,6 +104,7 @@ def build_app(
         Route("/healthz", healthz),
         Route("/openapi.json", openapi_json),
     ]
+    routes += sandboxes.mounts if sandboxes else []
     if settings.storage_backend == "local":
         from sociallab.storage.local import local_storage_app
 
@@ -113,10 +117,13 @@ def jobs_of(functions: list[LoadedFunction]) -> list[cron.Job]:
     return [cron.Job(f.name, f.router.schedule_seconds) for f in functions if f.router and f.router.schedule_seconds]
 
 
-async def prepare(data_dir: Path) -> Any:
-    """Environment, database, migrations and demo data; returns the embedded server (or None)."""
+async def prepare(data_dir: Path, base_url: str) -> tuple[Any, Sandboxes]:
+    """Environment, sandboxes, database, migrations and demo data; returns the embedded server (or None)."""
     ensure_dev_secrets(data_dir)
     os.environ.setdefault("STORAGE_LOCAL_DIR", str(data_dir / "storage"))
+    os.environ.setdefault("PUBLIC_BASE_URL", base_url)
+    demo_token = os.environ.get("INSTAGRAM_DEMO_TOKEN", "")
+    sandboxes = start_sandboxes(base_url, demo_instagram_token=demo_token, demo_photos=demo.demo_photos())
     server = await asyncio.to_thread(ensure_database, data_dir)
     reset_settings()
     settings = get_settings()
@@ -125,17 +132,21 @@ async def prepare(data_dir: Path) -> Any:
     for name in applied:
         log.info("migration applied", extra={"migration": name})
     await seed_demo(get_db())
+    made = await demo.seed_demo_content(get_db(), instagram_token=demo_token if sandboxes.instagram else None)
+    if made:
+        log.info("demo content created", extra={"items": made})
     await close_db()
-    return server
+    return server, sandboxes
 
 
-def banner(settings: Settings, functions: list[LoadedFunction]) -> str:
+def banner(settings: Settings, functions: list[LoadedFunction], sandboxes: Sandboxes) -> str:
     base = f"http://127.0.0.1:{settings.port}"
     lines = [
         "",
         f"SocialLab is running: preview {base}/",
         f"  OpenAPI   {base}/openapi.json      health {base}/healthz",
         f"  functions {', '.join(f'{base}/{f.name}' for f in functions) or '(none yet)'}",
+        *sandboxes.describe(base),
     ]
     if settings.supabase_jwt_secret:
         token = mint_user_token(settings, DEMO_USER_ID, email=DEMO_EMAIL)
@@ -155,12 +166,13 @@ def main(argv: list[str] | None = None) -> None:
 
     os.environ["PORT"] = str(args.port)
     configure(os.environ.get("LOG_LEVEL", "INFO"))
-    server = asyncio.run(prepare(args.data_dir.resolve()))
+    server, sandboxes = asyncio.run(prepare(args.data_dir.resolve(), f"http://127.0.0.1:{args.port}"))
     settings = get_settings()
     register_secrets(settings.secret_values())
     functions = load_functions(args.functions_dir or [ROOT / "functions"])
-    app = build_app(functions, settings=settings, cron_jobs=[] if args.no_cron else jobs_of(functions))
-    print(banner(settings, functions), flush=True)
+    jobs = [] if args.no_cron else jobs_of(functions)
+    app = build_app(functions, settings=settings, cron_jobs=jobs, sandboxes=sandboxes)
+    print(banner(settings, functions, sandboxes), flush=True)
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning", lifespan="on")
     finally:

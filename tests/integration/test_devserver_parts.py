@@ -12,6 +12,7 @@ from sociallab.config import get_settings
 from sociallab.db import Database
 from sociallab.dev import cron, preview
 from sociallab.dev.loader import load_functions
+from sociallab.dev.sandboxes import Sandboxes
 from sociallab.dev.seed import DEMO_USER_ID, DEMO_WORKSPACE_ID, seed_demo
 from sociallab.devserver import build_app, jobs_of
 
@@ -70,7 +71,7 @@ async def test_seed_is_idempotent_and_the_preview_lists_posts(db: Database) -> N
            VALUES (%(w)s, %(a)s, 'IMAGE', 'draft', %(c)s)""",
         {"w": DEMO_WORKSPACE_ID, "a": account, "c": "Full time <b>3-1</b>"},
     )
-    html = await preview.page(db, load_functions([FIXTURES]), "http://dev")
+    html = await preview.page(db, load_functions([FIXTURES]), "http://dev", Sandboxes())
     assert "Drafts (1)" in html
     assert "Full time &lt;b&gt;3-1&lt;/b&gt;" in html  # escaped, never raw
     assert "Published (to the Instagram sandbox) (0)" in html

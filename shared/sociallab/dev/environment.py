@@ -23,6 +23,14 @@ _GENERATED = {
     "URL_SIGNING_KEY": lambda: secrets.token_urlsafe(32),
     "SCHEDULER_SECRET": lambda: secrets.token_urlsafe(32),
     "WEBHOOK_SECRET": lambda: secrets.token_urlsafe(32),
+    # For the Instagram sandbox (only when no real Instagram app is configured):
+    "INSTAGRAM_APP_SECRET": lambda: secrets.token_hex(16),
+    "INSTAGRAM_DEMO_TOKEN": lambda: "IGAAsandbox" + secrets.token_urlsafe(40),
+}
+_ONLY_WITHOUT = {
+    "SUPABASE_JWT_SECRET": "SUPABASE_URL",
+    "INSTAGRAM_APP_SECRET": "INSTAGRAM_APP_ID",
+    "INSTAGRAM_DEMO_TOKEN": "INSTAGRAM_APP_ID",
 }
 
 
@@ -30,7 +38,8 @@ def ensure_dev_secrets(data_dir: Path) -> list[str]:
     """Set every unset secret from `.data/dev-secrets.json`, generating what is missing there.
 
     Returns the names that now hold dev values. A real SUPABASE_URL without a JWT secret means
-    tokens come from that project (JWKS), so no dev JWT secret is made then.
+    tokens come from that project (JWKS), so no dev JWT secret is made then; likewise a real
+    Instagram app gets no sandbox secrets.
     """
     path = data_dir / "dev-secrets.json"
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
@@ -38,7 +47,7 @@ def ensure_dev_secrets(data_dir: Path) -> list[str]:
     for name, generate in _GENERATED.items():
         if os.environ.get(name):
             continue
-        if name == "SUPABASE_JWT_SECRET" and os.environ.get("SUPABASE_URL"):
+        if name in _ONLY_WITHOUT and os.environ.get(_ONLY_WITHOUT[name]):
             continue
         stored.setdefault(name, generate())
         os.environ[name] = stored[name]

@@ -8,6 +8,9 @@ from typing import Any
 
 from sociallab.db import Database, load_queries
 from sociallab.dev.loader import LoadedFunction
+from sociallab.dev.sandboxes import Sandboxes, published_media
+from sociallab.errors import AppError
+from sociallab.storage import Storage, get_storage
 
 QUERIES = load_queries(Path(__file__).with_suffix(".sql"))
 SECTIONS = [
@@ -21,7 +24,7 @@ _STYLE = """
 body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem;color:#1b1b1f}
 h1{margin-bottom:.2rem} code{background:#f2f2f5;padding:.1rem .3rem;border-radius:4px}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem} td,th{border-bottom:1px solid #ddd;
-padding:.4rem;text-align:left;vertical-align:top} .muted{color:#777}
+padding:.4rem;text-align:left;vertical-align:top} .muted{color:#777} img{max-width:180px;border-radius:6px}
 """
 
 
@@ -29,7 +32,12 @@ def _cell(value: Any) -> str:
     return '<span class="muted">—</span>' if value in (None, "") else escape(str(value))
 
 
-def render(functions: list[LoadedFunction], posts: list[dict[str, Any]], base_url: str) -> str:
+def render(
+    functions: list[LoadedFunction],
+    posts: list[dict[str, Any]],
+    base_url: str,
+    sandbox_published: list[dict[str, Any]] | None = None,
+) -> str:
     parts = [
         "<!doctype html><html lang=en><meta charset=utf-8><title>SocialLab preview</title>",
         f"<style>{_STYLE}</style><h1>SocialLab</h1>",
@@ -50,21 +58,45 @@ def render(functions: list[LoadedFunction], posts: list[dict[str, Any]], base_ur
         if not rows:
             parts.append("<p class=muted>None.</p>")
             continue
-        parts.append("<table><tr><th>When</th><th>Status</th><th>Type</th><th>Caption</th><th>Link / error</th></tr>")
+        parts.append(
+            "<table><tr><th>Image</th><th>When</th><th>Status</th><th>Type</th><th>Caption</th>"
+            "<th>Link / error</th></tr>"
+        )
         for post in rows:
             when = post["published_at"] or post["scheduled_at"]
             link = (
                 f'<a href="{escape(post["permalink"])}">{escape(post["permalink"])}</a>'
                 if post["permalink"]
-                else _cell(post["last_error"])
+                else _cell(post["last_error"] or post["failure_reason"])
             )
+            image = f'<img src="{escape(post["image_url"])}" alt="">' if post.get("image_url") else _cell(None)
             parts.append(
-                f"<tr><td>{_cell(when)}</td><td>{_cell(post['status'])}</td><td>{_cell(post['media_type'])}</td>"
+                f"<tr><td>{image}</td><td>{_cell(when)}</td><td>{_cell(post['status'])}</td><td>{_cell(post['media_type'])}</td>"
                 f"<td>{_cell(post['caption'])}</td><td>{link}</td></tr>"
             )
         parts.append("</table>")
+    if sandbox_published is not None:
+        parts.append(f"<h2>What the Instagram sandbox received ({len(sandbox_published)})</h2><ul>")
+        for media in sandbox_published:
+            parts.append(f"<li><code>{escape(str(media.get('id')))}</code> {_cell(media.get('caption'))}</li>")
+        parts.append("</ul>")
     return "".join(parts)
 
 
-async def page(db: Database, functions: list[LoadedFunction], base_url: str) -> str:
-    return render(functions, await db.fetch_all(QUERIES["posts"]), base_url)
+async def _image_url(storage: Storage, path: str | None) -> str | None:
+    if not path:
+        return None
+    try:
+        return await storage.signed_url(path, 3600)
+    except AppError:
+        return None
+
+
+async def page(db: Database, functions: list[LoadedFunction], base_url: str, sandboxes: Sandboxes) -> str:
+    storage = get_storage()
+    posts = [
+        {**post, "image_url": await _image_url(storage, post["image_path"])}
+        for post in await db.fetch_all(QUERIES["posts"])
+    ]
+    sandbox_published = published_media(sandboxes) if sandboxes.instagram else None
+    return render(functions, posts, base_url, sandbox_published)

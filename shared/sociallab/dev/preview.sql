@@ -1,6 +1,7 @@
 -- name: posts
 SELECT p.id, p.status, p.media_type, p.caption, p.scheduled_at, p.published_at, p.permalink, p.last_error,
-       w.name AS workspace, w.timezone
+       p.failure_reason, p.content_type, w.name AS workspace,
+       (SELECT m.storage_path FROM post_media m WHERE m.post_id = p.id ORDER BY m.position LIMIT 1) AS image_path
 FROM posts p
 JOIN workspaces w ON w.id = p.workspace_id
 ORDER BY coalesce(p.published_at, p.scheduled_at, p.created_at) DESC

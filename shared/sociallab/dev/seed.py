@@ -1,4 +1,4 @@
-"""The demo workspace of `make run`: a user, a workspace they own, an upcoming match. Idempotent."""
+"""The demo workspace of `make run`: a user, a workspace they own, a finished and an upcoming match. Idempotent."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sociallab.db import Database, load_queries
 DEMO_USER_ID = "00000000-0000-4000-8000-000000000001"
 DEMO_WORKSPACE_ID = "00000000-0000-4000-8000-000000000002"
 DEMO_MATCH_ID = "00000000-0000-4000-8000-000000000003"
+DEMO_FINISHED_MATCH_ID = "00000000-0000-4000-8000-000000000004"
 DEMO_EMAIL = "demo@sociallab.local"
 QUERIES = load_queries(Path(__file__).with_suffix(".sql"))
 
@@ -23,9 +24,10 @@ async def seed_demo(db: Database) -> None:
         "email": DEMO_EMAIL,
         "workspace_id": DEMO_WORKSPACE_ID,
         "match_id": DEMO_MATCH_ID,
+        "finished_match_id": DEMO_FINISHED_MATCH_ID,
     }
     async with db.transaction() as tx:
-        for name in ("user", "workspace", "member", "match"):
+        for name in ("user", "workspace", "member", "match", "finished_match"):
             await tx.execute(QUERIES[name], params)
 
 

@@ -1,0 +1,69 @@
+"""The product as `make run` serves it: demo content, then a post published to the Instagram sandbox."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import DevServer, start_devserver, wait_healthy
+
+pytestmark = pytest.mark.e2e
+
+DEMO_WORKSPACE = "00000000-0000-4000-8000-000000000002"
+
+
+@pytest.fixture
+def product(database_url: str, tmp_path: Path) -> Iterator[DevServer]:
+    server = start_devserver(tmp_path / "data", {"DATABASE_URL": database_url}, "--no-cron")
+    wait_healthy(server)
+    yield server
+    server.stop()
+
+
+def test_demo_content_and_publishing_end_to_end(product: DevServer, tmp_path: Path) -> None:
+    product.wait_for_line("bearer token")
+    user = {"Authorization": f"Bearer {product.next_line().strip()}"}
+    scheduler_secret = json.loads((tmp_path / "data" / "dev-secrets.json").read_text())["SCHEDULER_SECRET"]
+    base = product.base_url
+
+    posts = httpx.get(f"{base}/posts/", params={"workspace_id": DEMO_WORKSPACE}, headers=user).json()["items"]
+    assert {p["status"] for p in posts} >= {"draft", "scheduled"}
+    assert all(p["images"] and p["images"][0]["url"] for p in posts)
+    image = httpx.get(posts[0]["images"][0]["url"])  # the composed JPEG, through a signed storage URL
+    assert image.status_code == 200 and image.content[:3] == b"\xff\xd8\xff"
+    account_id = next(p["instagram_account_id"] for p in posts if p["instagram_account_id"])
+    assets = httpx.get(f"{base}/assets/", params={"workspace_id": DEMO_WORKSPACE}, headers=user).json()["items"]
+    assert len(assets) >= 3
+
+    created = httpx.post(
+        f"{base}/posts/",
+        json={
+            "workspace_id": DEMO_WORKSPACE,
+            "instagram_account_id": account_id,
+            "media_type": "IMAGE",
+            "caption": "Three points at home. #DemoFC",
+            "asset_ids": [assets[0]["id"]],
+            "scheduled_at": datetime.now(UTC).isoformat(),
+        },
+        headers=user,
+    )
+    assert created.status_code == 201, created.text
+    post = created.json()
+    assert post["status"] == "scheduled"
+
+    run = httpx.post(
+        f"{base}/publish-due/", json={}, headers={"Authorization": f"Bearer {scheduler_secret}"}, timeout=60
+    )
+    assert run.status_code == 200 and run.json()["published"] >= 1, run.text
+    published = httpx.get(f"{base}/posts/{post['id']}", headers=user).json()
+    assert published["status"] == "published" and published["ig_media_id"] and published["permalink"]
+
+    sandbox = httpx.get(f"{base}/sandbox/instagram/_sandbox/state").json()
+    assert json.dumps(sandbox).count("Three points at home.") >= 1
+    page = httpx.get(f"{base}/").text
+    assert "Three points at home." in page and "<img" in page
