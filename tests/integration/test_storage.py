@@ -13,7 +13,6 @@ import secrets
 import socket
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,7 +23,6 @@ from urllib.parse import parse_qs, quote, urlsplit
 import boto3
 import httpx
 import pytest
-import uvicorn
 from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
 from starlette.applications import Starlette
@@ -44,6 +42,7 @@ from sociallab.storage import Storage, get_storage
 from sociallab.storage.local import SIGN_PURPOSE, LocalStorage, local_storage_app
 from sociallab.storage.s3 import S3Storage
 from sociallab.storage.supabase import SupabaseStorage
+from tests.servers import Swappable, serve
 
 pytestmark = pytest.mark.integration
 
@@ -184,23 +183,6 @@ class FakeSupabaseStorage:
         return Response(stored[0], media_type=stored[1])
 
 
-class _Dispatch:
-    """An ASGI app forwarding to the current test's fake (one server for the whole session)."""
-
-    def __init__(self) -> None:
-        self.app: Starlette = FakeSupabaseStorage().app()
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)
-
-
-def _listening_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    return sock
-
-
 def _closed_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -209,28 +191,22 @@ def _closed_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def supabase_server() -> Iterator[tuple[str, _Dispatch]]:
-    """A uvicorn server on a free port; the socket listens before the thread starts, so no wait."""
-    dispatch = _Dispatch()
-    sock = _listening_socket()
-    server = uvicorn.Server(uvicorn.Config(dispatch, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}", dispatch
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+def supabase_server() -> Iterator[tuple[str, Swappable]]:
+    """The fake's server for the session; each test swaps a fresh fake in."""
+    dispatch = Swappable(FakeSupabaseStorage().app())
+    with serve(dispatch) as base_url:
+        yield base_url, dispatch
 
 
 @pytest.fixture
-def fake_supabase(supabase_server: tuple[str, _Dispatch]) -> FakeSupabaseStorage:
+def fake_supabase(supabase_server: tuple[str, Swappable]) -> FakeSupabaseStorage:
     fake = FakeSupabaseStorage()
     supabase_server[1].app = fake.app()
     return fake
 
 
 @pytest.fixture
-def supabase_settings(supabase_server: tuple[str, _Dispatch], fake_supabase: FakeSupabaseStorage) -> Settings:
+def supabase_settings(supabase_server: tuple[str, Swappable], fake_supabase: FakeSupabaseStorage) -> Settings:
     return Settings(
         storage_backend="supabase",
         supabase_url=supabase_server[0],

@@ -8,16 +8,14 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-import uvicorn
 
 from sociallab.config import reset_settings
 from sociallab.drive.sandbox import DriveSandbox
+from tests.servers import serve
 
 
 @dataclass(frozen=True)
@@ -36,16 +34,8 @@ class DriveServer:
 @pytest.fixture
 def drive_server() -> Iterator[DriveServer]:
     sandbox = DriveSandbox()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    server = uvicorn.Server(uvicorn.Config(sandbox.app(), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    yield DriveServer(sandbox, f"http://127.0.0.1:{sock.getsockname()[1]}")
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serve(sandbox.app()) as base_url:
+        yield DriveServer(sandbox, base_url)
 
 
 @pytest.fixture

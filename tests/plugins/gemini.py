@@ -17,20 +17,18 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sociallab.config import reset_settings
+from tests.servers import Swappable, serve
 
 API_KEY = "fake-gemini-key-for-tests"
 MODEL = "gemini-2.5-flash"
@@ -130,32 +128,16 @@ class FakeGemini:
         )
 
 
-class _Dispatch:
-    def __init__(self) -> None:
-        self.app: Starlette = FakeGemini().app()
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)
-
-
 @pytest.fixture(scope="session")
-def gemini_server() -> Iterator[tuple[str, _Dispatch]]:
-    """The fake's uvicorn server; the socket listens before the thread starts, so no wait."""
-    dispatch = _Dispatch()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    server = uvicorn.Server(uvicorn.Config(dispatch, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}", dispatch
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+def gemini_server() -> Iterator[tuple[str, Swappable]]:
+    """The fake's server for the session; each test swaps a fresh fake in."""
+    dispatch = Swappable()
+    with serve(dispatch) as base_url:
+        yield base_url, dispatch
 
 
 @pytest.fixture
-def fake_gemini(gemini_server: tuple[str, _Dispatch], monkeypatch: pytest.MonkeyPatch) -> FakeGemini:
+def fake_gemini(gemini_server: tuple[str, Swappable], monkeypatch: pytest.MonkeyPatch) -> FakeGemini:
     """A fresh fake for this test, with GEMINI_API_KEY / GEMINI_BASE_URL / GEMINI_MODEL pointing at it."""
     fake = FakeGemini()
     gemini_server[1].app = fake.app()

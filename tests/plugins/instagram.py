@@ -11,17 +11,14 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import uvicorn
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sociallab.config import reset_settings
 from sociallab.instagram.sandbox import InstagramSandbox
+from tests.servers import Swappable, serve
 
 SANDBOX_APP_ID = "sandbox-app-id"
 SANDBOX_APP_SECRET = "sandbox-app-secret-0123456789abcdef"
@@ -40,37 +37,17 @@ class ManualClock:
         self.now += seconds
 
 
-class _Dispatch:
-    """The served ASGI app; tests swap `app` for a fresh sandbox's."""
-
-    def __init__(self) -> None:
-        self.app: ASGIApp | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert self.app is not None, "no Instagram sandbox is active"
-        await self.app(scope, receive, send)
-
-
 @pytest.fixture(scope="session")
-def instagram_server() -> Iterator[tuple[str, _Dispatch]]:
+def instagram_server() -> Iterator[tuple[str, Swappable]]:
     """(base_url, dispatch) of the session's sandbox server."""
-    dispatch = _Dispatch()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(512)
-    config = uvicorn.Config(dispatch, log_level="critical", lifespan="off", timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}", dispatch
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    dispatch = Swappable()
+    with serve(dispatch) as base_url:
+        yield base_url, dispatch
 
 
 @pytest.fixture
 def make_instagram_sandbox(
-    instagram_server: tuple[str, _Dispatch], monkeypatch: pytest.MonkeyPatch
+    instagram_server: tuple[str, Swappable], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[..., tuple[InstagramSandbox, str]]]:
     """Serve a fresh `InstagramSandbox(**kwargs)` and point the Instagram settings at it."""
     base_url, dispatch = instagram_server
