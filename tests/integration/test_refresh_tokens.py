@@ -130,6 +130,11 @@ async def test_mark_reauth_required_parks_scheduled_posts_and_notifies_once(db: 
         ws = stored.workspace_id
         waiting = [await create_post(tx, ws, status="scheduled", instagram_account_id=stored.id) for _ in range(2)]
         in_flight = await create_post(tx, ws, status="publishing", instagram_account_id=stored.id)
+        abandoned = await create_post(tx, ws, status="publishing", instagram_account_id=stored.id)
+        await tx.execute(  # its run crashed: the lease ran out
+            "UPDATE posts SET lease_expires_at = now() - interval '1 minute' WHERE id = %(id)s", {"id": abandoned["id"]}
+        )
+        waiting.append(abandoned)
         draft = await create_post(tx, ws, status="draft", instagram_account_id=stored.id)
         other_account = await create_instagram_account(tx, ws)
         other = await create_post(tx, ws, status="scheduled", instagram_account_id=other_account["id"])
@@ -155,7 +160,8 @@ async def test_mark_reauth_required_parks_scheduled_posts_and_notifies_once(db: 
             {"w": ws},
         )
         assert sorted(str(e["post_id"]) for e in events) == sorted(str(p["id"]) for p in waiting)
-        assert all(e["from_status"] == "scheduled" and e["to_status"] == "failed" for e in events)
+        assert {str(e["post_id"]): e["from_status"] for e in events}[str(abandoned["id"])] == "publishing"
+        assert all(e["to_status"] == "failed" for e in events)
         assert all(e["actor"] == "publish-due" and e["detail"]["reason"] == "reauth_required" for e in events)
         account = await tx.fetch_one(
             "SELECT status, status_reason FROM instagram_accounts WHERE id = %(id)s", {"id": stored.id}

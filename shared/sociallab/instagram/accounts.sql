@@ -68,9 +68,17 @@ RETURNING id;
 -- name: park_posts
 -- The account's waiting posts cannot go out until it is reconnected: they become `failed` with
 -- failure_reason 'reauth_required' (recoverable with POST /posts/{id}/retry), each transition
--- written to post_events. Posts in `publishing` belong to the run holding their lease.
-WITH parked AS (
-    UPDATE public.posts
+-- written to post_events. A post in `publishing` belongs to the run holding its lease, unless that
+-- lease ran out (a crashed run): no run will claim it for a reauth_required account, so it is
+-- parked too. Its container is kept, so the retry checks it before publishing anything again.
+WITH target AS (
+    SELECT id, status AS from_status
+    FROM public.posts
+    WHERE instagram_account_id = %(account_id)s::uuid
+      AND (status = 'scheduled' OR (status = 'publishing' AND lease_expires_at <= now()))
+    FOR NO KEY UPDATE
+), parked AS (
+    UPDATE public.posts p
     SET status = 'failed',
         failure_reason = %(failure_reason)s::text,
         last_error = %(message)s::text,
@@ -78,11 +86,12 @@ WITH parked AS (
         next_attempt_at = NULL,
         lease_owner = NULL,
         lease_expires_at = NULL
-    WHERE instagram_account_id = %(account_id)s::uuid AND status = 'scheduled'
-    RETURNING id, workspace_id
+    FROM target
+    WHERE p.id = target.id
+    RETURNING p.id, p.workspace_id, target.from_status
 ), events AS (
     INSERT INTO public.post_events (post_id, workspace_id, kind, from_status, to_status, detail, actor)
-    SELECT id, workspace_id, 'status', 'scheduled', 'failed',
+    SELECT id, workspace_id, 'status', from_status, 'failed',
            jsonb_build_object('reason', %(failure_reason)s::text, 'instagram_account_id', %(account_id)s::text),
            %(actor)s::text
     FROM parked
