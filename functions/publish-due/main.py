@@ -28,6 +28,8 @@ class PublishDueOut(BaseModel):
     rate_limited: int
     parked: int
     lost_lease: int
+    media_recovered: int
+    media_backfilled: int
     errors: int
     accounts: int
     paused_accounts: list[str]

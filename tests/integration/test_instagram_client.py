@@ -8,6 +8,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -440,3 +441,51 @@ async def test_tokens_never_reach_exceptions_or_logs(env: Env, caplog: pytest.Lo
     ]
     assert ours and not any(secret in line for line in ours for secret in secrets)
     assert stream.getvalue() and not any(secret in stream.getvalue() for secret in secrets)
+
+
+async def test_recent_media_lists_the_feed_newest_first_without_stories(env: Env) -> None:
+    first = await finished_container(env, caption="First post #fc")
+    first_id = await env.client.publish(IG, TOKEN, first)
+    env.clock.advance(60)
+    story = await env.client.create_container(IG, TOKEN, media_type="STORIES", image_url="https://img/s.jpg")
+    env.clock.advance(5)
+    await env.client.publish(IG, TOKEN, story)
+    second = await finished_container(env, caption="Second post")
+    second_id = await env.client.publish(IG, TOKEN, second)
+    other = await env.client.create_container(
+        OTHER, OTHER_TOKEN, media_type="IMAGE", image_url="https://img/o.jpg", caption="not ours"
+    )
+    env.clock.advance(5)
+    await env.client.publish(OTHER, OTHER_TOKEN, other)
+
+    media = await env.client.recent_media(IG, TOKEN)
+
+    assert [m.id for m in media] == [second_id, first_id]  # newest first; no story, no other account
+    by_id = {m["id"]: m for m in env.sandbox.published_media()}
+    newest = media[0]
+    assert newest.caption == "Second post" and newest.permalink == by_id[second_id]["permalink"]
+    assert newest.timestamp is not None and newest.timestamp.utcoffset() == timedelta(0)
+    assert newest.timestamp.timestamp() == int(by_id[second_id]["published_at"])
+    assert media[1].timestamp is not None and media[1].timestamp < newest.timestamp
+    assert await env.client.recent_media(IG, TOKEN, limit=1) == [newest]  # only the first page
+    assert env.sandbox.calls["media_list"] == 2
+    # The media ids it returned are remembered as the account's (usage headers land on the account).
+    assert (await env.client.permalink(first_id, TOKEN)) == by_id[first_id]["permalink"]
+
+
+async def test_recent_media_errors_are_classified_like_every_read(env: Env) -> None:
+    assert await env.client.recent_media(IG, TOKEN) == []
+    env.sandbox.faults.add(kind="media_list", action="timeout", hang=5, count=1)
+    with pytest.raises(TransientError):  # a lost answer on a read: safe to ask again
+        await env.client.recent_media(IG, TOKEN)
+    env.sandbox.faults.add(kind="media_list", action="drop", after=True, count=1)
+    with pytest.raises(TransientError):
+        await env.client.recent_media(IG, TOKEN)
+    env.sandbox.faults.add(kind="media_list", code=4, http_status=400, is_transient=True, count=1)
+    with pytest.raises(ThrottledError):
+        await env.client.recent_media(IG, TOKEN)
+    with pytest.raises(TokenInvalidError):
+        await env.client.recent_media(IG, "IGAAnot-a-token")
+    with pytest.raises(PermanentError):  # another account's media edge
+        await env.client.recent_media(OTHER, TOKEN)
+    assert await env.client.recent_media(IG, TOKEN) == []

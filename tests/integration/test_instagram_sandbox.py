@@ -172,3 +172,39 @@ async def test_many_accounts_publish_concurrently_with_latency(
     await asyncio.gather(*[post_one(i) for i in range(100)])
     assert sandbox.publishes_by_caption() == {f"post {i}": 1 for i in range(100)}
     assert (sandbox.calls["create"], sandbox.calls["publish"]) == (100, 100)
+
+
+async def test_the_media_edge_pages_the_feed_newest_first(
+    make_instagram_sandbox: Callable[..., tuple[InstagramSandbox, str]], http: httpx.AsyncClient
+) -> None:
+    clock = ManualClock()
+    sandbox_, base_url = make_instagram_sandbox(container_ready_after=0.0, clock=clock)
+    sandbox_.add_account(ig_user_id=IG, username="fc_sandbox", token=TOKEN)
+    published = []
+    for n in range(3):
+        container = await create(http, base_url, caption=f"post {n}")
+        reply = await http.post(
+            f"{base_url}/v25.0/{IG}/media_publish", data={"creation_id": container, "access_token": TOKEN}
+        )
+        published.append(reply.json()["id"])
+        clock.advance(60)
+    url = f"{base_url}/v25.0/{IG}/media"
+
+    page = (
+        await http.get(url, params={"fields": "id,caption,timestamp,permalink", "limit": 2, "access_token": TOKEN})
+    ).json()
+
+    assert [m["id"] for m in page["data"]] == published[:0:-1]  # newest first
+    assert set(page["data"][0]) == {"id", "caption", "timestamp", "permalink"}
+    assert page["data"][0]["caption"] == "post 2" and page["data"][0]["timestamp"].endswith("+0000")
+    assert page["paging"]["cursors"] == {"before": published[2], "after": published[1]} and page["paging"]["next"]
+    rest = (await http.get(url, params={"after": published[1], "access_token": TOKEN})).json()
+    assert rest["data"] == [{"id": published[0]}] and "next" not in rest["paging"]  # default fields: id
+    assert sandbox_.calls["media_list"] == 2 and sandbox_.calls["create"] == 3
+
+    sandbox_.faults.add(Fault(kind="media_list", code=2, http_status=503, count=1))
+    failed = await http.get(url, params={"access_token": TOKEN})
+    assert failed.status_code == 503 and failed.json()["error"]["code"] == 2
+    bad = await http.get(url, params={"limit": "many", "access_token": TOKEN})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == 100
+    assert (await http.get(url, params={"access_token": TOKEN})).json()["data"][0]["id"] == published[2]

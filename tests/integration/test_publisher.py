@@ -4,7 +4,7 @@ protocol (DESIGN.md §4) and what each kind of failure does to a post and its ac
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -14,9 +14,11 @@ from sociallab.config import get_settings, reset_settings
 from sociallab.crypto import generate_key_setting
 from sociallab.dev.loader import load_function
 from sociallab.devserver import build_app
+from sociallab.instagram.models import RecentMedia
 from sociallab.logging import JsonFormatter
 from sociallab.scheduling.backoff import backoff_ceiling, backoff_delay
 from sociallab.scheduling.publisher import PublisherConfig, compose_caption
+from sociallab.scheduling.publisher_media import match_media
 from sociallab.storage import close_storage
 from tests.plugins.publisher import FAST, PublishWorld
 
@@ -442,3 +444,29 @@ async def test_an_expired_stored_token_parks_without_calling_instagram(publish_w
     assert result.parked == 1
     assert (await world.post(post_id))["failure_reason"] == "reauth_required"
     assert world.sandbox.calls["total"] == 0
+
+
+def test_a_lost_publish_is_matched_on_its_caption_and_time_never_guessed() -> None:
+    at = datetime(2026, 5, 4, 18, 0, tzinfo=UTC)
+
+    def media(media_id: str, caption: str | None, minutes: float) -> RecentMedia:
+        return RecentMedia(media_id, caption, at + timedelta(minutes=minutes), f"https://ig/p/{media_id}/")
+
+    feed = [
+        media("105", "Full time:  3-1\n\n#fc ", 9),  # the same words, other whitespace
+        media("104", "Something else", 8),
+        media("103", "Full time: 3-1\n\n#fc", 6),
+        media("102", "Full time: 3-1\n\n#fc", 4),
+        media("101", "Full time: 3-1\n\n#fc", -30),  # before the container existed (beyond the skew)
+        media("100", None, 2),
+    ]
+    caption = "Full time: 3-1\n\n#fc"
+
+    assert match_media(feed, caption=caption, not_before=at) == feed[3]  # exact, oldest first
+    assert match_media(feed, caption=caption, not_before=at, newest=True) == feed[2]
+    assert match_media(feed, caption=caption, not_before=at, taken={"102", "103"}) == feed[0]  # loose
+    assert match_media(feed, caption=caption, not_before=at, taken={"102", "103", "105"}) is None
+    assert match_media(feed, caption=caption, not_before=None, taken={"102", "103", "105"}) == feed[4]
+    assert match_media(feed, caption="Never posted", not_before=at) is None
+    assert match_media(feed, caption=None, not_before=at) == feed[5]  # the only captionless one
+    assert match_media([*feed, media("106", "", 10)], caption=None, not_before=at) is None  # ambiguous

@@ -8,8 +8,8 @@ GETs, form field on POSTs) and never appear in exception messages or in our logs
 Timeouts and dropped connections are classified by what the request could have done:
 
 - the connection was never made (connect error/timeout, pool timeout): `TransientError` for every method;
-- the request was sent and the answer lost, on an idempotent read (status, limit, permalink, me, token
-  exchanges): `TransientError` — asking again is safe;
+- the request was sent and the answer lost, on an idempotent read (status, limit, permalink, recent media,
+  me, token exchanges): `TransientError` — asking again is safe;
 - the same on a write whose repetition is harmful (`publish`, `comment`), or a 5xx / transient Meta error on
   those writes: `UnknownOutcomeError` — check the container's ``status_code`` before doing anything else.
   `create_container` keeps `TransientError`: a lost container is an orphan that never goes out.
@@ -36,14 +36,24 @@ from sociallab.instagram.errors import (
     UnknownOutcomeError,
     classify,
 )
-from sociallab.instagram.models import Profile, PublishingLimit, TokenGrant, int_or_none, permission_list
+from sociallab.instagram.models import (
+    Profile,
+    PublishingLimit,
+    RecentMedia,
+    TokenGrant,
+    int_or_none,
+    parse_timestamp,
+    permission_list,
+)
 from sociallab.instagram.usage import Usage, parse_usage
 from sociallab.logging import get_logger
 
-__all__ = ["InstagramClient", "MediaType", "Profile", "PublishingLimit", "TokenGrant", "Usage"]
+__all__ = ["InstagramClient", "MediaType", "Profile", "PublishingLimit", "RecentMedia", "TokenGrant", "Usage"]
 
 MediaType = Literal["IMAGE", "CAROUSEL", "STORIES"]
 PROFILE_FIELDS = "user_id,username,name,account_type,profile_picture_url,followers_count"
+RECENT_MEDIA_FIELDS = "id,caption,timestamp,permalink"
+MAX_MEDIA_PAGE = 100
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 _MAX_REMEMBERED = 10_000
 
@@ -342,6 +352,49 @@ class InstagramClient:
         if not isinstance(link, str) or not link:
             raise TransientError("Instagram's media response had no permalink yet.")
         return link
+
+    async def recent_media(self, ig_user_id: str, token: str, *, limit: int = 25) -> list[RecentMedia]:
+        """The account's latest feed media, newest first: the first page of ``GET /{ig_user_id}/media``
+        (`limit` clamped to 1..100). Stories are not on this edge. Used to find the media a publish whose
+        answer was lost became (Instagram's container does not name it).
+
+        Raises:
+            TokenInvalidError, ThrottledError, TransientError (also a lost answer: the read is safe to
+            repeat), PermanentError.
+        """
+        params = {
+            "fields": RECENT_MEDIA_FIELDS,
+            "limit": str(max(1, min(limit, MAX_MEDIA_PAGE))),
+            "access_token": token,
+        }
+        body = await self._call(
+            "GET",
+            self._url(f"{ig_user_id}/media"),
+            kind="media_list",
+            params=params,
+            token=token,
+            safe=True,
+            account=ig_user_id,
+        )
+        rows = body.get("data")
+        if not isinstance(rows, list):
+            raise TransientError("Instagram's media list response had no data.")
+        media: list[RecentMedia] = []
+        for row in rows:
+            if not isinstance(row, Mapping) or row.get("id") in (None, ""):
+                continue
+            media_id = str(row["id"])
+            caption, link = row.get("caption"), row.get("permalink")
+            media.append(
+                RecentMedia(
+                    id=media_id,
+                    caption=caption if isinstance(caption, str) else None,
+                    timestamp=parse_timestamp(row.get("timestamp")),
+                    permalink=link if isinstance(link, str) and link else None,
+                )
+            )
+            self._remember(media_id, ig_user_id)
+        return media
 
     def usage_for(self, ig_user_id: str) -> Usage | None:
         """The usage figure of the last response seen for this account (None before any)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -39,6 +40,33 @@ class PublishingLimit:
     @property
     def remaining(self) -> int:
         return max(0, self.quota_total - self.quota_usage)
+
+
+@dataclass(frozen=True)
+class RecentMedia:
+    """One media of an account's feed as ``GET /{ig_user_id}/media`` lists it (newest first); `timestamp` is
+    when it was published (UTC), None when Instagram sent none or an unreadable one."""
+
+    id: str
+    caption: str | None
+    timestamp: datetime | None
+    permalink: str | None
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """Instagram's ISO 8601 time (``2024-05-04T18:10:00+0000``) as an aware UTC datetime, or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    elif len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit():
+        text = f"{text[:-2]}:{text[-2:]}"  # +0000 -> +00:00
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def permission_list(value: Any) -> list[str]:

@@ -31,6 +31,7 @@ from sociallab.logging import get_logger, log_context
 from sociallab.scheduling.publisher_config import PublisherConfig, PublishHooks, PublishResult, Step
 from sociallab.scheduling.publisher_context import Outcome, RunContext
 from sociallab.scheduling.publisher_failures import pause
+from sociallab.scheduling.publisher_media import backfill_media
 from sociallab.scheduling.publisher_steps import compose_caption, process_post
 from sociallab.scheduling.publisher_store import ClaimedPost, PublisherStore
 from sociallab.storage import Storage, get_storage
@@ -96,6 +97,9 @@ async def publish_due(
     )
     deadline = monotonic() + config.run_budget_seconds
     with log_context(run_id=store.run_id):
+        # Posts whose publish answer was lost and whose media id is still unknown (usually none: one
+        # cheap statement), then the due posts.
+        await backfill_media(ctx)
         await _drain(ctx, deadline, monotonic)
     log.info("publish-due run finished", extra={"result": result.as_dict()})
     return result

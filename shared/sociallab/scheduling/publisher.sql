@@ -275,14 +275,26 @@ account AS (
 SELECT id FROM post;
 
 -- name: mark_published
--- The media id is written the moment Instagram returned it (or it was recovered after a lost answer).
+-- The media id is written the moment Instagram returned it (or it was recovered after a lost answer:
+-- then found in the account's media list, or NULL until a later run's backfill finds it). A recovered
+-- id that another post already holds is not taken (the post keeps NULL; the backfill looks again).
 WITH clock AS (
     SELECT coalesce(%(now)s::timestamptz, now()) AS t
+),
+media AS (
+    SELECT CASE WHEN %(recovered)s::boolean
+                     AND EXISTS (SELECT 1 FROM public.posts q
+                                 WHERE q.ig_media_id = %(media_id)s::text AND q.id <> %(post_id)s::uuid)
+                THEN NULL
+                ELSE %(media_id)s::text
+           END AS id
 ),
 done AS (
     UPDATE public.posts p
     SET status = 'published',
-        ig_media_id = %(media_id)s::text,
+        ig_media_id = media.id,
+        permalink = CASE WHEN media.id IS NOT NULL THEN coalesce(%(permalink)s::text, p.permalink)
+                         ELSE p.permalink END,
         published_at = clock.t,
         lease_owner = NULL,
         lease_expires_at = NULL,
@@ -290,18 +302,97 @@ done AS (
         last_error = NULL,
         last_error_code = NULL,
         failure_reason = NULL
-    FROM clock
+    FROM clock, media
     WHERE p.id = %(post_id)s::uuid AND p.status = 'publishing' AND p.lease_owner = %(run)s::text
-    RETURNING p.id, p.workspace_id, p.attempts
+    RETURNING p.id, p.workspace_id, p.attempts, p.ig_media_id, p.permalink
 ),
 events AS (
     INSERT INTO public.post_events (post_id, workspace_id, kind, from_status, to_status, actor, detail)
     SELECT id, workspace_id, 'status', 'publishing', 'published', %(actor)s::text,
-           jsonb_build_object('media_id', %(media_id)s::text, 'container_id', %(container_id)s::text,
-                              'recovered', %(recovered)s::boolean, 'attempt', attempts, 'run', %(run)s::text)
+           jsonb_strip_nulls(jsonb_build_object(
+               'media_id', ig_media_id, 'container_id', %(container_id)s::text,
+               'media_lookup', %(lookup)s::text))
+           || jsonb_build_object('recovered', %(recovered)s::boolean, 'attempt', attempts, 'run', %(run)s::text)
     FROM done
 )
-SELECT id FROM done;
+SELECT id, ig_media_id, permalink FROM done;
+
+-- name: pick_media_backfill
+-- Published posts whose media id is still unknown (a lost publish answer; DESIGN.md §4), or (with
+-- %(with_permalinks)s) whose permalink is (a run died, or the permalink read failed, right after the
+-- publish was written), published within %(window_seconds)s and whose lookup is due: the n-th lookup waits
+-- retry_base * 2^n (at most retry_cap) after the previous one. Stories are left out (Instagram does not
+-- list them on /{ig_user_id}/media). Each picked post gets a `media.lookup` event stamped with the
+-- clock (that is how the next run knows when it was last looked up); SKIP LOCKED keeps concurrent
+-- runs from picking the same post. Returns what the lookup needs: the account's token row and the
+-- media ids the account's posts already hold (never matched twice).
+WITH clock AS (
+    SELECT coalesce(%(now)s::timestamptz, now()) AS t
+),
+picked AS (
+    SELECT p.id, p.workspace_id, p.instagram_account_id, p.media_type, p.caption, p.hashtags,
+           p.ig_media_id, p.container_id, p.container_created_at, p.published_at, p.first_comment, p.first_comment_id,
+           looked.n, a.status AS account_status, a.ig_user_id, a.token_ciphertext, a.token_key_id,
+           a.token_expires_at
+    FROM public.posts p
+    JOIN public.instagram_accounts a ON a.id = p.instagram_account_id
+    CROSS JOIN clock
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS n, max((e.detail ->> 'at')::timestamptz) AS last_at
+        FROM public.post_events e
+        WHERE e.post_id = p.id AND e.kind = 'media.lookup'
+    ) AS looked
+    WHERE p.status = 'published'
+      AND ((p.ig_media_id IS NULL AND p.container_id IS NOT NULL)
+           OR (%(with_permalinks)s::boolean AND p.ig_media_id IS NOT NULL AND p.permalink IS NULL))
+      AND p.media_type <> 'STORY'
+      AND p.published_at > clock.t - make_interval(secs => %(window_seconds)s::double precision)
+      AND a.status = 'active' AND (a.rate_limited_until IS NULL OR a.rate_limited_until <= clock.t)
+      AND (looked.last_at IS NULL
+           OR looked.last_at <= clock.t - make_interval(secs => least(
+                  %(retry_cap_seconds)s::double precision,
+                  %(retry_base_seconds)s::double precision * power(2, least(looked.n, 30)))))
+    ORDER BY p.published_at, p.id
+    LIMIT %(limit)s::integer
+    FOR NO KEY UPDATE OF p SKIP LOCKED
+),
+marked AS (
+    INSERT INTO public.post_events (post_id, workspace_id, kind, actor, detail)
+    SELECT picked.id, picked.workspace_id, 'media.lookup', %(actor)s::text,
+           jsonb_build_object('at', clock.t, 'lookup', picked.n + 1, 'run', %(run)s::text)
+    FROM picked, clock
+)
+SELECT picked.id, picked.workspace_id, picked.instagram_account_id, picked.media_type, picked.caption,
+       picked.hashtags, picked.ig_media_id, picked.container_id, picked.container_created_at, picked.published_at,
+       picked.first_comment, picked.first_comment_id, picked.account_status, picked.ig_user_id,
+       picked.token_ciphertext, picked.token_key_id, picked.token_expires_at,
+       array(SELECT q.ig_media_id FROM public.posts q
+             WHERE q.instagram_account_id = picked.instagram_account_id AND q.status = 'published'
+               AND q.ig_media_id IS NOT NULL
+               AND q.published_at > clock.t - make_interval(secs => 2 * %(window_seconds)s::double precision))
+           AS taken_media_ids
+FROM picked
+CROSS JOIN clock;
+
+-- name: save_recovered_media
+-- The backfill found the media of a published post: written only if the post still has none and no
+-- other post holds that media (the media id is immutable once set, and unique).
+WITH saved AS (
+    UPDATE public.posts p
+    SET ig_media_id = %(media_id)s::text,
+        permalink = coalesce(%(permalink)s::text, p.permalink)
+    WHERE p.id = %(post_id)s::uuid AND p.status = 'published' AND p.ig_media_id IS NULL
+      AND NOT EXISTS (SELECT 1 FROM public.posts q WHERE q.ig_media_id = %(media_id)s::text)
+    RETURNING p.id, p.workspace_id
+),
+events AS (
+    INSERT INTO public.post_events (post_id, workspace_id, kind, actor, detail)
+    SELECT id, workspace_id, 'media.recovered', %(actor)s::text,
+           jsonb_build_object('media_id', %(media_id)s::text, 'container_id', %(container_id)s::text,
+                              'run', %(run)s::text)
+    FROM saved
+)
+SELECT id FROM saved;
 
 -- name: save_published_extras
 -- After publishing: the permalink and the first comment's id (posted once: a post that has one is

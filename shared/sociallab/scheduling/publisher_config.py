@@ -42,6 +42,17 @@ class PublisherConfig:
     quota_check_threshold: int = 25
     image_url_seconds: int = 6 * 3600  # signed Storage URLs Instagram downloads (>= 1 h)
     fetch_permalink: bool = True
+    # Finding the media a lost publish became (its container reads PUBLISHED): one read of the account's
+    # latest media, matched by the caption we sent and a time not before the container's creation minus
+    # `media_match_skew_seconds` (clocks differ). Not found -> a later run's backfill looks again: up to
+    # `backfill_batch` such posts per run, published within `backfill_window_seconds`, each looked up
+    # again after backfill_retry_base_seconds * 2^(lookups so far), at most backfill_retry_cap_seconds.
+    media_lookup_limit: int = 25
+    media_match_skew_seconds: float = 300.0
+    backfill_batch: int = 20
+    backfill_window_seconds: float = 86_400.0
+    backfill_retry_base_seconds: float = 60.0
+    backfill_retry_cap_seconds: float = 3600.0
 
     def __post_init__(self) -> None:
         if self.concurrency < 1 or self.batch_size < 1 or self.max_attempts < 1:
@@ -77,6 +88,8 @@ class PublishResult:
     parked: int = 0  # posts failed with reason reauth_required (the in-flight one and the waiting ones)
     lost_lease: int = 0  # another run took the post over; this run wrote nothing more
     errors: int = 0  # unexpected failures; the lease runs out and a later run retries
+    media_recovered: int = 0  # lost publishes whose media id was found at once
+    media_backfilled: int = 0  # published posts without a media id that a run's backfill completed
     accounts: int = 0
     paused_accounts: list[str] = field(default_factory=list)
     reauth_accounts: list[str] = field(default_factory=list)

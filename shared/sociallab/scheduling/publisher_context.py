@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sociallab.crypto import TokenCipher
+from sociallab.db import Row
 from sociallab.instagram.accounts import usable_token
 from sociallab.instagram.client import InstagramClient, PublishingLimit
 from sociallab.scheduling.publisher_config import PublisherConfig, PublishHooks, PublishResult
@@ -78,6 +79,14 @@ class RunContext:
         Raises:
             ReauthRequiredError: no usable token (reconnect needed, expired). DecryptionError.
         """
-        if post.account_id not in self.tokens:
-            self.tokens[post.account_id] = usable_token(post.account_row, cipher=self.cipher, now=self.now())
-        return self.tokens[post.account_id]
+        return self.account_token(post.account_id, post.account_row)
+
+    def account_token(self, account_id: str, account_row: Row) -> str:
+        """`token_for` by account (its row: id, status, token_ciphertext, token_key_id, token_expires_at).
+
+        Raises:
+            ReauthRequiredError, DecryptionError: as `token_for`.
+        """
+        if account_id not in self.tokens:
+            self.tokens[account_id] = usable_token(account_row, cipher=self.cipher, now=self.now())
+        return self.tokens[account_id]

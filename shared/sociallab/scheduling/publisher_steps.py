@@ -9,22 +9,22 @@
 3. poll its status, bounded; still IN_PROGRESS -> give the post back with a short delay;
 4. confirm the lease is still ours, media_publish; an unknown outcome (timeout, dropped connection,
    5xx) -> read the container: PUBLISHED means it went out, anything else -> retry later;
-5. record `published` with the media id at once; then the permalink and the first comment.
+5. record `published` with the media id at once; then the permalink and the first comment. A publish
+   that went out without its answer (1. or 4.): the media is looked up in the account's latest media
+   and written with `published` when found, else left to a later run's backfill (`publisher_media`).
 
 What each failure does to the post and its account: `publisher_failures`.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
-from typing import Any
+from datetime import datetime
 
 from sociallab.instagram.client import MediaType
 from sociallab.instagram.errors import (
     ContainerExpiredError,
     ContainerNotReadyError,
-    InstagramError,
     TransientError,
     UnknownOutcomeError,
 )
@@ -38,29 +38,12 @@ from sociallab.scheduling.publisher_context import (
     RunContext,
 )
 from sociallab.scheduling.publisher_failures import handle_failure
+from sociallab.scheduling.publisher_media import after_publish, compose_caption, find_published_media
 from sociallab.scheduling.publisher_store import ClaimedPost, MediaItem
 
+__all__ = ["compose_caption", "process_post"]
+
 log = get_logger(__name__)
-
-
-_HASHTAG_PREFIX = re.compile(r"^#?")
-
-
-def compose_caption(caption: str | None, hashtags: list[str]) -> str | None:
-    """The caption Instagram gets: the text, then a blank line and every hashtag it does not already contain."""
-    text = (caption or "").strip()
-    missing: list[str] = []
-    for raw in hashtags:
-        tag = _HASHTAG_PREFIX.sub("#", raw.strip(), count=1)
-        if len(tag) < 2:
-            continue
-        present = re.search(rf"(?<!\w){re.escape(tag)}(?!\w)", text, flags=re.IGNORECASE)
-        if not present and tag.lower() not in (m.lower() for m in missing):
-            missing.append(tag)
-    if missing:
-        text = f"{text}\n\n{' '.join(missing)}" if text else " ".join(missing)
-    return text or None
-
 
 # --- the protocol -----------------------------------------------------------------------------------
 
@@ -98,13 +81,15 @@ async def _publish(ctx: RunContext, post: ClaimedPost) -> Outcome:
         if status == "EXPIRED":
             await _clear(ctx, post, container_id)
             container_id, status = None, None
+    created_at = post.container_created_at
     if container_id is None:
         await _check_quota(ctx, post, token)
+        created_at = ctx.now()
         container_id = await _create(ctx, post, token)
     if status != "FINISHED":
         status = await _poll(ctx, container_id, token, fresh=status is None)
         if status == "PUBLISHED":
-            return await _record(ctx, post, container_id, None, token)
+            return await _record(ctx, post, container_id, None, token, created_at)
         if status == "ERROR":
             raise ContainerFailedError()
         if status == "EXPIRED":
@@ -120,7 +105,7 @@ async def _publish(ctx: RunContext, post: ClaimedPost) -> Outcome:
     except UnknownOutcomeError:
         # The publish may have gone out. Only the container can tell; never publish again blindly.
         if await ctx.client.container_status(container_id, token) == "PUBLISHED":
-            return await _record(ctx, post, container_id, None, token)
+            return await _record(ctx, post, container_id, None, token, created_at)
         raise
     except ContainerExpiredError:
         await _clear(ctx, post, container_id)
@@ -224,39 +209,45 @@ async def _clear(ctx: RunContext, post: ClaimedPost, container_id: str | None) -
         raise LeaseLostError()
 
 
-async def _record(ctx: RunContext, post: ClaimedPost, container_id: str, media_id: str | None, token: str) -> Outcome:
-    """Write `published` (media id at once; None when it went out but the answer was lost)."""
+async def _record(
+    ctx: RunContext,
+    post: ClaimedPost,
+    container_id: str,
+    media_id: str | None,
+    token: str,
+    created_at: datetime | None = None,
+) -> Outcome:
+    """Write `published` with the media id at once. `media_id` None: it went out but the answer was lost;
+    the media is looked up first (one Graph call) and written with it when found."""
     recovered = media_id is None
-    if not await ctx.store.mark_published(post, media_id, container_id, recovered=recovered):
+    permalink: str | None = None
+    lookup: str | None = None
+    if recovered:
+        found, lookup = await find_published_media(ctx, post, token, created_at)
+        if found is not None:
+            media_id, permalink = found.id, found.permalink
+    row = await ctx.store.mark_published(
+        post, media_id, container_id, recovered=recovered, permalink=permalink, lookup=lookup
+    )
+    if row is None:
         raise LeaseLostError()
     ctx.result.published += 1
+    saved_media_id: str | None = row["ig_media_id"]
+    if recovered and saved_media_id is not None:
+        ctx.result.media_recovered += 1
     limit = ctx.limits.get(post.account_id)
     if limit is not None:
         ctx.limits[post.account_id] = replace(limit, quota_usage=limit.quota_usage + 1)
-    log.info("post published", extra={"recovered": recovered, "attempt": post.attempts})
+    log.info("post published", extra={"recovered": recovered, "media_lookup": lookup, "attempt": post.attempts})
     await ctx.hooks.at("recorded", post)
-    if media_id is not None:
-        await _after_publish(ctx, post, media_id, token)
+    if saved_media_id is not None:
+        await after_publish(
+            ctx,
+            post.id,
+            saved_media_id,
+            token,
+            first_comment=post.first_comment,
+            first_comment_id=post.first_comment_id,
+            permalink=row["permalink"],
+        )
     return Outcome.PUBLISHED
-
-
-async def _after_publish(ctx: RunContext, post: ClaimedPost, media_id: str, token: str) -> None:
-    """Permalink and first comment. The post is published whatever happens here; the comment is posted at
-    most once (a lost answer is not retried: a duplicate comment is worse than none)."""
-    permalink: str | None = None
-    comment_id: str | None = None
-    detail: dict[str, Any] = {"run": ctx.store.run_id}
-    if ctx.config.fetch_permalink:
-        try:
-            permalink = await ctx.client.permalink(media_id, token)
-        except InstagramError as exc:
-            detail["permalink_error"] = exc.reason
-    if post.first_comment and not post.first_comment_id:
-        try:
-            comment_id = await ctx.client.comment(media_id, token, post.first_comment)
-            detail["first_comment_id"] = comment_id
-        except InstagramError as exc:
-            detail["first_comment_error"] = exc.reason
-            log.warning("first comment failed", extra={"error_class": type(exc).__name__})
-    if permalink or comment_id or len(detail) > 1:
-        await ctx.store.save_published_extras(post, permalink=permalink, comment_id=comment_id, detail=detail)

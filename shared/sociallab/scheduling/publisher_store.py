@@ -53,6 +53,7 @@ class ClaimedPost:
     attempts: int
     max_attempts: int
     container_id: str | None
+    container_created_at: datetime | None
     child_container_ids: list[str]
     reclaimed: bool
     published_24h: int  # posts this workspace published to the account in the last 24 h
@@ -87,6 +88,7 @@ class ClaimedPost:
             attempts=int(row["attempts"]),
             max_attempts=int(row["max_attempts"]),
             container_id=row["container_id"],
+            container_created_at=row.get("container_created_at"),
             child_container_ids=list(row["child_container_ids"] or []),
             reclaimed=row["from_status"] == "publishing",
             published_24h=int(row["published_24h"]),
@@ -181,20 +183,69 @@ class PublisherStore:
     # --- outcomes ---------------------------------------------------------------------------------
 
     async def mark_published(
-        self, post: ClaimedPost, media_id: str | None, container_id: str, *, recovered: bool
-    ) -> bool:
-        row = await self._one(
+        self,
+        post: ClaimedPost,
+        media_id: str | None,
+        container_id: str,
+        *,
+        recovered: bool,
+        permalink: str | None = None,
+        lookup: str | None = None,
+    ) -> Row | None:
+        """Write `published`; the row (id, ig_media_id, permalink) or None when the lease was lost. A
+        recovered media id that another post already holds is not written (ig_media_id stays NULL)."""
+        return await self._one(
             QUERIES["mark_published"],
-            self.params(post_id=post.id, media_id=media_id, container_id=container_id, recovered=recovered),
+            self.params(
+                post_id=post.id,
+                media_id=media_id,
+                container_id=container_id,
+                recovered=recovered,
+                permalink=permalink,
+                lookup=lookup,
+            ),
+        )
+
+    # --- media backfill ---------------------------------------------------------------------------
+
+    async def pick_media_backfill(
+        self,
+        *,
+        limit: int,
+        window_seconds: float,
+        retry_base_seconds: float,
+        retry_cap_seconds: float,
+        with_permalinks: bool = True,
+    ) -> list[Row]:
+        """Up to `limit` published posts without a media id whose lookup is due, each marked as looked up
+        now (see `pick_media_backfill` in publisher.sql)."""
+        return await self._all(
+            QUERIES["pick_media_backfill"],
+            self.params(
+                limit=limit,
+                window_seconds=window_seconds,
+                retry_base_seconds=retry_base_seconds,
+                retry_cap_seconds=retry_cap_seconds,
+                with_permalinks=with_permalinks,
+            ),
+        )
+
+    async def save_recovered_media(
+        self, post_id: str, *, media_id: str, permalink: str | None, container_id: str | None
+    ) -> bool:
+        """Give a published post its found media id (only if it has none and no other post holds it)."""
+        row = await self._one(
+            QUERIES["save_recovered_media"],
+            self.params(post_id=post_id, media_id=media_id, permalink=permalink, container_id=container_id),
         )
         return row is not None
 
     async def save_published_extras(
-        self, post: ClaimedPost, *, permalink: str | None, comment_id: str | None, detail: dict[str, Any]
+        self, post_id: str, *, permalink: str | None, comment_id: str | None, detail: dict[str, Any]
     ) -> None:
         await self._one(
             QUERIES["save_published_extras"],
-            self.params(post_id=post.id, permalink=permalink, comment_id=comment_id, detail=json.dumps(detail)),
+            self.params(post_id=post_id, permalink=permalink, comment_id=comment_id, detail=json.dumps(detail)),
         )
 
     async def release_for_retry(

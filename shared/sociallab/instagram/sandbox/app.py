@@ -3,7 +3,8 @@ graph.instagram.com and api.instagram.com (serve it under any base URL or mount 
 
 Graph routes (the version prefix, e.g. ``/v25.0``, is optional): ``POST /oauth/access_token``,
 ``GET /access_token``, ``GET /refresh_access_token``, ``GET /me``, ``POST /{ig_user_id}/media``,
-``POST /{ig_user_id}/media_publish``, ``GET /{ig_user_id}/content_publishing_limit``, ``GET /{id}`` (container
+``POST /{ig_user_id}/media_publish``, ``GET /{ig_user_id}/media`` (the feed, newest first, paginated),
+``GET /{ig_user_id}/content_publishing_limit``, ``GET /{id}`` (container
 status or media fields), ``POST /{media_id}/comments``. ``GET /oauth/authorize`` stands in for the consent page
 (redirects back with a code). Every answer carries ``X-App-Usage`` and, for an account,
 ``X-Business-Use-Case-Usage``.
@@ -166,6 +167,13 @@ class InstagramSandbox(SandboxState):
                 return {"id": content.create_container(self, a, params, image_error).id}
 
             return "create", create, parts[0]
+        if len(parts) == 2 and method == "GET" and parts[1] == "media":
+
+            def media_list(a: Account, _i: str | None) -> dict[str, Any]:
+                self.owner(a, parts[0])
+                return content.media_list(self, a, params)
+
+            return "media_list", media_list, parts[0]
         if len(parts) == 2 and method == "POST" and parts[1] == "media_publish":
 
             def publish(a: Account, _i: str | None) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Content publishing in the Instagram sandbox: containers, media_publish, the publishing limit, comments.
+"""Content publishing in the Instagram sandbox: containers, media_publish, the publishing limit, comments,
+the account's media list.
 
 Functions over `SandboxState`; each is synchronous and must be called with `state.lock` held, so it is
 atomic. They mirror the real API's rules (carousel 2-10 finished carousel items, caption limits, a
@@ -8,6 +9,7 @@ PUBLISHED container cannot be published again, the sliding 24 h publishing windo
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from sociallab.instagram.sandbox.state import (
@@ -170,11 +172,50 @@ def media_fields(media: Media, fields: str) -> dict[str, Any]:
         "caption": media.caption,
         "media_type": media.media_type,
         "media_product_type": "STORY" if media.media_type == "STORIES" else "FEED",
-        "timestamp": media.published_at,
+        "timestamp": iso_time(media.published_at),
         "comments_count": len(media.comments),
     }
     wanted = [f for f in fields.split(",") if f] or ["id"]
     return {"id": media.id, **{f: values[f] for f in wanted if f in values}}
+
+
+def iso_time(epoch: float) -> str:
+    """Instagram's timestamp format: ISO 8601, UTC, ``+0000`` offset, whole seconds."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+MEDIA_PAGE_DEFAULT = 25
+MEDIA_PAGE_MAX = 100
+
+
+def media_list(state: SandboxState, account: Account, params: dict[str, str]) -> dict[str, Any]:
+    """``GET /{ig_user_id}/media``: the account's feed media (stories are not on this edge), newest first,
+    one page of ``limit`` (default 25, at most 100) after the ``after`` cursor, in Meta's paged shape."""
+    try:
+        limit = int(params.get("limit") or MEDIA_PAGE_DEFAULT)
+    except ValueError:
+        raise bad_param("The parameter limit must be an integer.") from None
+    limit = max(1, min(limit, MEDIA_PAGE_MAX))
+    feed = sorted(
+        (m for m in state.media.values() if m.ig_user_id == account.ig_user_id and m.media_type != "STORIES"),
+        key=lambda m: (m.published_at, int(m.id)),
+        reverse=True,
+    )
+    after = params.get("after")
+    if after:
+        ids = [m.id for m in feed]
+        if after not in ids:
+            raise bad_param("The parameter after is not a valid cursor.")
+        feed = feed[ids.index(after) + 1 :]
+    page, more = feed[:limit], len(feed) > limit
+    fields = params.get("fields", "")
+    body: dict[str, Any] = {"data": [media_fields(m, fields) for m in page]}
+    if page:
+        paging: dict[str, Any] = {"cursors": {"before": page[0].id, "after": page[-1].id}}
+        if more:
+            paging["next"] = f"/{account.ig_user_id}/media?limit={limit}&after={page[-1].id}"
+        body["paging"] = paging
+    return body
 
 
 def comment(state: SandboxState, account: Account, media_id: str, message: str | None) -> str:
