@@ -32,14 +32,14 @@ def database(prefix: str) -> Iterator[str]:
         admin = server.get_uri()
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]  # generated name
+        conn.execute(f'CREATE DATABASE "{name}"')  # a generated name, never user input
     url = make_conninfo(admin, dbname=name)
     try:
         migrate.apply(url, ROOT / "migrations")
         yield url
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # a generated name, never user input
         if server is not None:
             server.cleanup()
         if data_dir is not None:

@@ -30,17 +30,15 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 import uvicorn
-from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from sociallab import migrate
+from bench._db import database
 from sociallab.config import get_settings, reset_settings
 from sociallab.crypto import generate_key_setting
 from sociallab.db import Database
@@ -50,7 +48,6 @@ from sociallab.instagram.sandbox import InstagramSandbox
 from sociallab.scheduling.publisher import PublisherConfig, publish_due
 from sociallab.storage import close_storage, get_storage
 
-ROOT = Path(__file__).resolve().parents[1]
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64 + b"\xff\xd9"
 
 
@@ -84,34 +81,6 @@ def counting_database(url: str, max_size: int) -> Database:
         connection_class=CountingConnection,
     )
     return db
-
-
-@contextmanager
-def database() -> Iterator[str]:
-    """A fresh, migrated database: on DATABASE_URL's server, or an embedded one."""
-    server = None
-    data_dir: Path | None = None
-    admin = os.environ.get("DATABASE_URL")
-    if not admin:
-        import pgserver
-
-        data_dir = Path(tempfile.mkdtemp(prefix="sociallab-bench-pg-"))
-        server = pgserver.get_server(data_dir, cleanup_mode="delete")
-        admin = server.get_uri()
-    name = f"bench_publish_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]  # generated name
-    url = make_conninfo(admin, dbname=name)
-    try:
-        migrate.apply(url, ROOT / "migrations")
-        yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
-        if server is not None:
-            server.cleanup()
-        if data_dir is not None:
-            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @contextmanager
@@ -213,7 +182,7 @@ def main(argv: list[str]) -> int:
     )
     sandbox = InstagramSandbox(latency=args.latency, container_ready_after=args.ready_after, calls_per_hour=10**6)
     try:
-        with database() as url, serve(sandbox) as base_url:
+        with database("bench_publish") as url, serve(sandbox) as base_url:
             os.environ.update({"DATABASE_URL": url, "INSTAGRAM_GRAPH_URL": base_url, "INSTAGRAM_OAUTH_URL": base_url})
             reset_settings()
             asyncio.run(seed(url, sandbox, args.posts, args.accounts))
