@@ -2,7 +2,6 @@
 
 `POST /` takes either caller on one route, as API.md lists it: Cloud Scheduler (`{}` syncs every
 active source; `{source_id}` one) or a signed-in editor (`{source_id}` required, "sync now").
-The scheduler credential is tried first, then the user token.
 """
 
 from __future__ import annotations
@@ -19,9 +18,8 @@ from starlette.responses import Response
 from sociallab.config import Settings
 from sociallab.drive import sync
 from sociallab.drive.client import DriveClient
-from sociallab.errors import AuthenticationError, RequestValidationError
+from sociallab.errors import RequestValidationError
 from sociallab.http import Call, RequestModel, Router
-from sociallab.http.router import authenticator
 
 router = Router("drive-sync", schedule_seconds=15 * 60, description="Import photos from connected Drive folders.")
 
@@ -57,21 +55,16 @@ async def add_source(call: Call) -> dict[str, Any]:
     return sync.source_view(source)
 
 
-@router.post("/", auth="public", body=SyncBody)
+@router.post("/", auth=("scheduler", "user"), body=SyncBody)
 async def run_sync(call: Call) -> dict[str, int]:
     """Sync every active source (scheduler) or one source (scheduler or its editor)."""
-    header = call.request.headers.get("authorization")
-    auth = authenticator(call.settings)
     source_id = str(call.body.source_id) if call.body.source_id else None
-    try:
-        await auth.scheduler(header)
-    except AuthenticationError:
-        user = await auth.user(header)
+    if call.user is not None:
         if source_id is None:
             raise RequestValidationError(
                 "source_id is required.", details=[{"field": "source_id", "message": "Field required"}]
-            ) from None
-        await sync.source_for_user(source_id, user.id)
+            )
+        await sync.source_for_user(source_id, call.user.id)
     drive = drive_client(call.settings)
     result = await sync.sync_source(drive, source_id) if source_id else await sync.sync_all(drive)
     return result.as_dict()

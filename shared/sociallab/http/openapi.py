@@ -60,8 +60,9 @@ def build(routers: list[Router], *, title: str = "SocialLab", version: str = "0.
                     "required": True,
                     "content": {"application/json": {"schema": refs[(route.body, "validation")]}},
                 }
-            if route.auth in _SECURITY:
-                operation["security"] = _SECURITY[route.auth]
+            security = [requirement for kind in route.auth for requirement in _SECURITY.get(kind, [])]
+            if security:  # alternatives: any one of them lets the caller in
+                operation["security"] = security
             paths.setdefault(f"/{router.function}{route.openapi_path}", {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
@@ -84,7 +85,7 @@ def _responses(route: Any, refs: dict[Any, Any]) -> dict[str, Any]:
     if route.response is not None:
         success["content"] = {"application/json": {"schema": refs[(route.response, "serialization")]}}
     responses: dict[str, Any] = {str(route.status): success}
-    for status, text in _ERRORS[route.auth].items():
+    for status, text in {k: v for kind in route.auth for k, v in _ERRORS[kind].items()}.items():
         responses[status] = {"description": text, **error}
     if route.body is not None or route.query is not None:
         responses["400"] = {"description": "Malformed request", **error}

@@ -31,7 +31,7 @@ from sociallab import ratelimit
 from sociallab.access import Role, require_role
 from sociallab.config import Settings, get_settings
 from sociallab.db import get_db
-from sociallab.errors import AppError, MethodNotAllowedError, NotFoundError, RequestValidationError
+from sociallab.errors import AppError, AuthenticationError, MethodNotAllowedError, NotFoundError, RequestValidationError
 from sociallab.http.auth import Authenticator, User
 from sociallab.http.parsing import parse_json_body, parse_query
 from sociallab.http.responses import error_response, request_id_for, to_response
@@ -50,7 +50,7 @@ class Route:
     method: str
     path: str
     handler: Handler
-    auth: AuthKind
+    auth: tuple[AuthKind, ...]  # accepted callers, tried in order
     body: type[BaseModel] | None
     query: type[BaseModel] | None
     response: type[BaseModel] | None
@@ -82,7 +82,7 @@ class Call:
 
     @property
     def user_id(self) -> str:
-        if self.user is None:  # only on routes with auth="user"
+        if self.user is None:  # a route that accepts users, called by one
             raise AppError("This route has no user.")
         return self.user.id
 
@@ -121,7 +121,7 @@ class Router:
         method: str,
         path: str,
         *,
-        auth: AuthKind = "user",
+        auth: AuthKind | tuple[AuthKind, ...] = "user",
         body: type[BaseModel] | None = None,
         query: type[BaseModel] | None = None,
         response: type[BaseModel] | None = None,
@@ -138,7 +138,7 @@ class Router:
                     method.upper(),
                     path,
                     handler,
-                    auth,
+                    (auth,) if isinstance(auth, str) else auth,
                     body,
                     query,
                     response,
@@ -214,13 +214,7 @@ class Router:
     async def _prepare(self, request: Request, request_id: str, route: Route, params: dict[str, str]) -> Call:
         settings = get_settings()
         call = Call(request, request_id, self.function, route, params, settings)
-        auth = authenticator(settings)
-        if route.auth == "user":
-            call.user = await auth.user(request.headers.get("authorization"))
-        elif route.auth == "scheduler":
-            await auth.scheduler(request.headers.get("authorization"))
-        elif route.auth == "webhook":
-            auth.webhook(request.headers.get("x-webhook-secret"))
+        call.user = await _authenticate(authenticator(settings), route.auth, request)
         if route.query is not None:
             call.query = parse_query(request, route.query)
         if route.body is not None:
@@ -240,6 +234,28 @@ class Router:
                         tx, user_id=call.user.id, workspace_id=workspace_id, minimum=route.role
                     )
         return call
+
+
+async def _authenticate(auth: Authenticator, kinds: tuple[AuthKind, ...], request: Request) -> User | None:
+    """The user, when a user token is what got the caller in; None for the scheduler, webhooks, public.
+
+    Raises:
+        AuthenticationError: none of `kinds` accepts the caller (the last kind's reason is given).
+    """
+    refused: AuthenticationError | None = None
+    for kind in kinds:
+        try:
+            if kind == "user":
+                return await auth.user(request.headers.get("authorization"))
+            if kind == "scheduler":
+                await auth.scheduler(request.headers.get("authorization"))
+            elif kind == "webhook":
+                auth.webhook(request.headers.get("x-webhook-secret"))
+            return None
+        except AuthenticationError as exc:
+            refused = exc
+    assert refused is not None  # every route has at least one kind
+    raise refused
 
 
 def function_path(request: Request) -> str:

@@ -186,8 +186,7 @@ class InstagramClient:
         Raises:
             TokenInvalidError, TransientError, ThrottledError, PermanentError.
         """
-        params = {"fields": PROFILE_FIELDS, "access_token": token}
-        body = await self._call("GET", self._url("me"), kind="me", params=params, token=token, safe=True)
+        body = await self._read("me", kind="me", fields=PROFILE_FIELDS, token=token)
         ig_user_id = str(body.get("user_id") or body.get("id") or "")
         if not ig_user_id or not body.get("username"):
             raise PermanentError("Instagram's profile response had no user id or username.")
@@ -250,15 +249,8 @@ class InstagramClient:
             ContainerExpiredError (the container no longer exists), TokenInvalidError, ThrottledError,
             TransientError.
         """
-        params = {"fields": "status_code,status", "access_token": token}
-        body = await self._call(
-            "GET",
-            self._url(container_id),
-            kind="status",
-            params=params,
-            token=token,
-            safe=True,
-            account=self._owner.get(container_id),
+        body = await self._read(
+            container_id, kind="status", fields="status_code,status", token=token, account=self._owner.get(container_id)
         )
         status = body.get("status_code")
         if not isinstance(status, str):
@@ -294,14 +286,11 @@ class InstagramClient:
         Raises:
             TokenInvalidError, ThrottledError, TransientError, PermanentError.
         """
-        params = {"fields": "config,quota_usage", "access_token": token}
-        body = await self._call(
-            "GET",
-            self._url(f"{ig_user_id}/content_publishing_limit"),
+        body = await self._read(
+            f"{ig_user_id}/content_publishing_limit",
             kind="limit",
-            params=params,
+            fields="config,quota_usage",
             token=token,
-            safe=True,
             account=ig_user_id,
         )
         rows = body.get("data")
@@ -338,15 +327,8 @@ class InstagramClient:
         Raises:
             TokenInvalidError, ThrottledError, TransientError, PermanentError.
         """
-        params = {"fields": "permalink", "access_token": token}
-        body = await self._call(
-            "GET",
-            self._url(media_id),
-            kind="permalink",
-            params=params,
-            token=token,
-            safe=True,
-            account=self._owner.get(media_id),
+        body = await self._read(
+            media_id, kind="permalink", fields="permalink", token=token, account=self._owner.get(media_id)
         )
         link = body.get("permalink")
         if not isinstance(link, str) or not link:
@@ -362,19 +344,13 @@ class InstagramClient:
             TokenInvalidError, ThrottledError, TransientError (also a lost answer: the read is safe to
             repeat), PermanentError.
         """
-        params = {
-            "fields": RECENT_MEDIA_FIELDS,
-            "limit": str(max(1, min(limit, MAX_MEDIA_PAGE))),
-            "access_token": token,
-        }
-        body = await self._call(
-            "GET",
-            self._url(f"{ig_user_id}/media"),
+        body = await self._read(
+            f"{ig_user_id}/media",
             kind="media_list",
-            params=params,
+            fields=RECENT_MEDIA_FIELDS,
             token=token,
-            safe=True,
             account=ig_user_id,
+            limit=str(max(1, min(limit, MAX_MEDIA_PAGE))),
         )
         rows = body.get("data")
         if not isinstance(rows, list):
@@ -417,6 +393,15 @@ class InstagramClient:
             error = UnknownOutcomeError if unknown else TransientError
             raise error(f"Instagram's answer had no {what} id.")
         return str(value)
+
+    async def _read(
+        self, path: str, *, kind: str, fields: str, token: str, account: str | None = None, **params: str
+    ) -> dict[str, Any]:
+        """A read of `fields` of a Graph object: safe to repeat, so a lost answer is only transient."""
+        query = {"fields": fields, **params, "access_token": token}
+        return await self._call(
+            "GET", self._url(path), kind=kind, params=query, token=token, account=account, safe=True
+        )
 
     async def _call(
         self,
