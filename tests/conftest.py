@@ -70,8 +70,13 @@ def template_url(pg_admin_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def database_url(pg_admin_url: str, template_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh, fully migrated database for this test; DATABASE_URL points at it."""
+async def database_url(pg_admin_url: str, template_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
+    """A fresh, fully migrated database for this test; DATABASE_URL points at it.
+
+    Async so that the process-wide pool the code under test opened (`get_db()`, on this test's event
+    loop) is closed before its database is dropped: a pool left open on a dropped database can keep
+    the loop from closing.
+    """
     template = psycopg.conninfo.conninfo_to_dict(template_url)["dbname"]
     name = f"test_{uuid.uuid4().hex[:12]}"
     _admin_execute(pg_admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
@@ -79,6 +84,7 @@ def database_url(pg_admin_url: str, template_url: str, monkeypatch: pytest.Monke
     monkeypatch.setenv("DATABASE_URL", url)
     reset_settings()
     yield url
+    await close_db()
     reset_settings()
     _admin_execute(pg_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
