@@ -4,7 +4,9 @@ Each file runs in its own transaction together with its row in `schema_migration
 (version, name, sha256 checksum). Every transaction first takes a transaction-scoped advisory
 lock, so two deployers running at once serialise, and the second finds the work done; the
 transaction-scoped lock also works through Supabase's transaction pooler. A file whose content
-changed after it was applied is refused: write a new migration instead.
+changed after it was applied is refused: write a new migration instead. So is a file numbered below
+the newest applied one: it would run after newer files on existing databases and before them on
+fresh ones, so the two would end up different (migrations/README.md says how numbers are chosen).
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ class MigrationError(AppError):
 
 class EditedMigrationError(ConflictError):
     """An applied migration file was edited."""
+
+
+class OutOfOrderMigrationError(ConflictError):
+    """A migration not applied yet is numbered below the newest applied one."""
 
 
 @dataclass(frozen=True)
@@ -97,15 +103,29 @@ def _check_not_edited(migrations: list[Migration], applied: dict[str, str]) -> N
             )
 
 
+def _check_in_order(waiting: list[Migration], applied: dict[str, str]) -> None:
+    newest = max(applied, default=None)
+    late = [m.path.name for m in waiting if newest is not None and m.version < newest]
+    if late:
+        raise OutOfOrderMigrationError(
+            f"{', '.join(late)} {'is' if len(late) == 1 else 'are'} numbered below {newest}, the newest "
+            "applied migration, so existing and fresh databases would apply them in different orders. "
+            "Renumber above the newest migration (see migrations/README.md)."
+        )
+
+
 def pending(conn: psycopg.Connection, migrations: list[Migration]) -> list[Migration]:
     """The migrations not applied yet.
 
     Raises:
         EditedMigrationError: an applied file changed since.
+        OutOfOrderMigrationError: one not applied yet is numbered below the newest applied one.
     """
     applied = _applied(conn)
     _check_not_edited(migrations, applied)
-    return [m for m in migrations if m.version not in applied]
+    waiting = [m for m in migrations if m.version not in applied]
+    _check_in_order(waiting, applied)
+    return waiting
 
 
 def apply(url: str, directory: Path = DEFAULT_DIR) -> list[str]:
@@ -113,6 +133,7 @@ def apply(url: str, directory: Path = DEFAULT_DIR) -> list[str]:
 
     Raises:
         EditedMigrationError: an applied migration file was edited.
+        OutOfOrderMigrationError: a pending file is numbered below the newest applied one (nothing runs).
         MigrationError: a file is misnamed or its SQL failed (the failing file is named).
     """
     migrations = discover(directory)
@@ -143,6 +164,7 @@ def status(url: str, directory: Path = DEFAULT_DIR) -> list[str]:
 
     Raises:
         EditedMigrationError: an applied migration file was edited.
+        OutOfOrderMigrationError: a pending file is numbered below the newest applied one.
     """
     with psycopg.connect(url, autocommit=True, prepare_threshold=None) as conn:
         return [m.path.name for m in pending(conn, discover(directory))]

@@ -151,6 +151,22 @@ def test_a_failing_migration_rolls_back_whole(empty_database_url: str, migration
     assert migrate.apply(empty_database_url, migrations_copy) == ["900_broken.sql"]
 
 
+def test_a_migration_numbered_below_the_newest_applied_is_refused(
+    empty_database_url: str, migrations_copy: Path
+) -> None:
+    migrate.apply(empty_database_url, migrations_copy)
+    (migrations_copy / "002_late.sql").write_text("CREATE TABLE public.late (id int);\n", encoding="utf-8")
+    newest = _files()[-1][:3]
+    with pytest.raises(migrate.OutOfOrderMigrationError, match=f"002_late.sql is numbered below {newest}"):
+        migrate.apply(empty_database_url, migrations_copy)
+    with pytest.raises(migrate.OutOfOrderMigrationError, match="002_late.sql"):
+        migrate.status(empty_database_url, migrations_copy)
+    assert _fetch(empty_database_url, "SELECT to_regclass('public.late')") == [(None,)]
+    # Renumbered above the newest, it applies.
+    (migrations_copy / "002_late.sql").rename(migrations_copy / "999_late.sql")
+    assert migrate.apply(empty_database_url, migrations_copy) == ["999_late.sql"]
+
+
 def test_concurrent_deployers_apply_each_migration_once(empty_database_url: str) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda _: migrate.apply(empty_database_url, MIGRATIONS), range(4)))
