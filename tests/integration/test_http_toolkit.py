@@ -233,7 +233,19 @@ async def test_users_are_rate_limited_per_minute_in_postgres(
     count = await db.fetch_val(
         "SELECT max(count) FROM usage_counters WHERE scope = 'http:user' AND key = %(k)s", {"k": workspace["viewer"]}
     )
-    assert count == 5  # refused calls are rolled back, not counted
+    assert count == 7  # every call counts, the two refused ones too
+
+
+async def test_non_members_are_rate_limited_too(client: httpx.AsyncClient, workspace: dict) -> None:
+    headers = auth(workspace["stranger"])
+    body = {"workspace_id": workspace["workspace"], "text": "hi"}
+    statuses = [(await client.post("/echo/", json=body, headers=headers)).status_code for _ in range(5)]
+    if statuses != [403] * 5:  # the minute turned over mid-test: the counter restarted
+        statuses = [(await client.post("/echo/", json=body, headers=headers)).status_code for _ in range(5)]
+    assert statuses == [403] * 5
+    limited = await client.post("/echo/", json=body, headers=headers)
+    assert_envelope(limited, 429, "rate_limited")
+    assert 1 <= int(limited.headers["retry-after"]) <= 60
 
 
 async def test_function_healthz(client: httpx.AsyncClient) -> None:

@@ -225,7 +225,9 @@ class Router:
                 raise RequestValidationError(
                     "workspace_id is required.", details=[{"field": "workspace_id", "message": "Field required"}]
                 )
-            async with get_db().transaction() as tx:
+            # Autocommit: the hit counts even when the role check below refuses the caller (a 403 must not
+            # give non-members unlimited tries).
+            async with get_db().statements() as tx:
                 await ratelimit.hit(
                     tx, scope="http:user", key=call.user.id, limit=settings.rate_limit_per_minute, window_seconds=60
                 )
