@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 import time
 from typing import Any
@@ -193,6 +195,53 @@ async def test_jwks_outage_is_a_503_not_a_401(jwks: FakeJwks) -> None:
     token = jwt.encode(claims(), EC_KEY, algorithm="ES256", headers={"kid": "ec-1"})
     with pytest.raises(DependencyUnavailableError):
         await make_auth(jwks).user(bearer(token))
+
+
+async def test_concurrent_checks_share_one_jwks_fetch(jwks: FakeJwks) -> None:
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_handler(request: httpx.Request) -> httpx.Response:
+        entered.set()
+        await release.wait()
+        return jwks.handler(request)
+
+    cache = JwksCache(
+        f"{SUPABASE_URL}/auth/v1/.well-known/jwks.json", httpx.AsyncClient(transport=httpx.MockTransport(slow_handler))
+    )
+    callers = [asyncio.create_task(cache.key("ec-1")) for _ in range(10)]
+    await entered.wait()  # the first caller is fetching; the other nine started before it and now wait
+    release.set()
+    keys = await asyncio.gather(*callers)
+    assert {k.key_id for k in keys} == {"ec-1"}
+    assert jwks.fetches == 1
+
+
+async def test_a_jwks_outage_is_remembered_briefly_instead_of_refetched_per_request(jwks: FakeJwks) -> None:
+    now = [1000.0]
+    cache = JwksCache(
+        f"{SUPABASE_URL}/auth/v1/.well-known/jwks.json",
+        httpx.AsyncClient(transport=httpx.MockTransport(jwks.handler)),
+        failure_ttl=10,
+        clock=lambda: now[0],
+    )
+    jwks.fail = True
+    for _ in range(5):
+        with pytest.raises(DependencyUnavailableError):
+            await cache.key("ec-1")
+    assert jwks.fetches == 1
+    now[0] += 11
+    jwks.fail = False
+    assert (await cache.key("ec-1")).key_id == "ec-1"
+    assert jwks.fetches == 2
+    # Keys it has are served through a later outage, which is not asked about again for a while either.
+    now[0] += 601
+    jwks.fail = True
+    for _ in range(5):
+        assert (await cache.key("ec-1")).key_id == "ec-1"
+    assert jwks.fetches == 3
+    with pytest.raises(DependencyUnavailableError):  # a key it never saw may exist: 503, not 401
+        await cache.key("ec-9")
+    assert jwks.fetches == 3
 
 
 @pytest.mark.parametrize("header", [None, "", "Basic abc", "Bearer ", "Bearer not.a.jwt", "Bearer a.b"])

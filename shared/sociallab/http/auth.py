@@ -8,6 +8,7 @@ checked with the HS256 secret, so one signed with a public key cannot pass.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import time
 from collections.abc import Callable
@@ -51,7 +52,13 @@ def bearer_token(authorization: str | None) -> str:
 
 
 class JwksCache:
-    """Public keys by key id, fetched on demand and refreshed when an unknown `kid` shows up."""
+    """Public keys by key id, fetched on demand and refreshed when an unknown `kid` shows up.
+
+    One fetch at a time: callers that need the keys while a fetch is under way wait for it instead of
+    starting their own. A failed fetch is remembered for `failure_ttl` seconds, so while the key
+    endpoint is down each sign-in check answers at once (with the keys it has, or a 503) instead of
+    every request waiting for its own timeout.
+    """
 
     def __init__(
         self,
@@ -60,29 +67,43 @@ class JwksCache:
         *,
         ttl: float = 600,
         min_refetch: float = 30,
+        failure_ttl: float = 10,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.url, self.client, self.ttl, self.min_refetch, self.clock = url, client, ttl, min_refetch, clock
+        self.url, self.client, self.clock = url, client, clock
+        self.ttl, self.min_refetch, self.failure_ttl = ttl, min_refetch, failure_ttl
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None
+        self._failed_at: float | None = None
+        self._fetching = asyncio.Lock()
 
     async def key(self, kid: str | None) -> jwt.PyJWK:
         """The key for `kid`.
 
         Raises:
             AuthenticationError: no such key.
-            DependencyUnavailableError: the JWKS could not be fetched.
+            DependencyUnavailableError: the key is not known and the JWKS could not be fetched.
         """
-        now = self.clock()
-        stale = self._fetched_at is None or now - self._fetched_at > self.ttl
-        unknown = kid not in self._keys and (self._fetched_at is None or now - self._fetched_at > self.min_refetch)
-        if stale or unknown:
-            await self._fetch()
+        if self._needs_fetch(kid):
+            async with self._fetching:
+                if self._needs_fetch(kid):  # not done meanwhile by the caller we waited for
+                    await self._fetch()
         if kid is None and len(self._keys) == 1:
             return next(iter(self._keys.values()))
-        if kid is None or kid not in self._keys:
-            raise AuthenticationError("The token was signed with an unknown key.")
-        return self._keys[kid]
+        if kid is not None and kid in self._keys:
+            return self._keys[kid]
+        if self._failed_at is not None:  # the key may well exist; we could not ask
+            raise DependencyUnavailableError("Could not fetch the signing keys.")
+        raise AuthenticationError("The token was signed with an unknown key.")
+
+    def _needs_fetch(self, kid: str | None) -> bool:
+        now = self.clock()
+        if self._failed_at is not None and now - self._failed_at < self.failure_ttl:
+            return False
+        if self._fetched_at is None:
+            return True
+        age = now - self._fetched_at
+        return age > self.ttl or (kid not in self._keys and age > self.min_refetch)
 
     async def _fetch(self) -> None:
         try:
@@ -91,11 +112,11 @@ class JwksCache:
             keys = jwt.PyJWKSet.from_dict(response.json()).keys
         except (httpx.HTTPError, ValueError, jwt.PyJWKSetError) as exc:
             log.warning("jwks fetch failed", extra={"jwks_url": self.url, "error": type(exc).__name__})
-            if self._keys:  # keep serving the keys we have
-                return
-            raise DependencyUnavailableError("Could not fetch the signing keys.") from None
+            self._failed_at = self.clock()  # keep serving the keys we have, if any
+            return
         self._keys = {k.key_id or "": k for k in keys}
         self._fetched_at = self.clock()
+        self._failed_at = None
 
 
 class Authenticator:
