@@ -80,7 +80,7 @@ variable "instagram_app_id" {
 }
 
 variable "instagram_redirect_uri" {
-  description = "INSTAGRAM_REDIRECT_URI. Empty = <instagram-auth URL>/callback. Must be registered in the Meta app."
+  description = "INSTAGRAM_REDIRECT_URI: the frontend page that receives code and state and calls POST /instagram-auth/complete with the user's token. Empty = <instagram-auth URL>/callback, which forwards code and state to the redirect_to page given at /start. Must be registered in the Meta app."
   type        = string
   default     = ""
 }

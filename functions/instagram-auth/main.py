@@ -1,11 +1,13 @@
 """instagram-auth: connect an Instagram professional account with Instagram Login (API.md "instagram-auth").
 
-GET /start?workspace_id=&redirect_to=   (owner)  -> {authorize_url}
-GET /callback?code=&state=              (public; the signed state authenticates) -> 302 to redirect_to
+GET  /start?workspace_id=&redirect_to=   (owner)  -> {authorize_url}
+POST /complete {code, state}             (the user who started, still owner) -> 201 the connected account
+GET  /callback?code=&state=              (public) -> 302: forwards code and state to redirect_to; stores nothing
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 import functions_framework.aio
@@ -17,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from sociallab.db import get_db
 from sociallab.http import Call, RequestModel, Router
 from sociallab.instagram.client import DEFAULT_TIMEOUT, InstagramClient
-from sociallab.instagram.oauth import CallbackParams, begin_login, complete_login
+from sociallab.instagram.oauth import begin_login, complete_login, forward_callback
 
 router = Router("instagram-auth", description="Connect Instagram accounts (Instagram Login OAuth).")
 
@@ -29,6 +31,21 @@ class StartQuery(RequestModel):
 
 class StartOut(BaseModel):
     authorize_url: str
+
+
+class CompleteBody(RequestModel):
+    code: str = Field(min_length=1, max_length=4096)
+    state: str = Field(min_length=1, max_length=4096)
+
+
+class AccountOut(BaseModel):
+    id: str
+    workspace_id: str
+    ig_user_id: str
+    username: str | None
+    status: str
+    token_expires_at: datetime | None
+    redirect_to: str  # where the frontend goes next: the redirect_to given at /start
 
 
 class CallbackQuery(BaseModel):
@@ -60,14 +77,36 @@ async def start(call: Call) -> StartOut:
     return StartOut(authorize_url=url)
 
 
+@router.post("/complete", body=CompleteBody, response=AccountOut, status=201)
+async def complete(call: Call) -> AccountOut:
+    """Finish connecting: the page Instagram sent the browser to hands over `code` and `state`."""
+    async with httpx.AsyncClient(timeout=DEFAULT_TIMEOUT) as http:
+        connected = await complete_login(
+            get_db(),
+            InstagramClient.from_settings(call.settings, http),
+            call.settings,
+            code=call.body.code,
+            state=call.body.state,
+            user_id=call.user_id,
+        )
+    account = connected.account
+    return AccountOut(
+        id=account.id,
+        workspace_id=account.workspace_id,
+        ig_user_id=account.ig_user_id,
+        username=account.username,
+        status=account.status,
+        token_expires_at=account.token_expires_at,
+        redirect_to=connected.redirect_to,
+    )
+
+
 @router.get("/callback", auth="public", query=CallbackQuery, status=302)
 async def callback(call: Call) -> Response:
-    """Instagram's redirect after consent: store the account, then send the browser back."""
-    params = CallbackParams(call.query.code, call.query.state, call.query.error, call.query.error_reason)
-    async with httpx.AsyncClient(timeout=DEFAULT_TIMEOUT) as http:
-        location = await complete_login(
-            get_db(), InstagramClient.from_settings(call.settings, http), call.settings, params
-        )
+    """Instagram's redirect, where it is registered to come here: forwarded to the frontend page."""
+    q: CallbackQuery = call.query
+    forwarded = {"code": q.code, "state": q.state, "error": q.error, "error_reason": q.error_reason}
+    location = forward_callback(call.settings, state=q.state, params={k: v for k, v in forwarded.items() if v})
     return RedirectResponse(
         location, status_code=302, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
     )

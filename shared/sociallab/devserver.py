@@ -27,11 +27,11 @@ from starlette.routing import Mount, Route
 from sociallab import migrate
 from sociallab.config import Settings, get_settings, reset_settings
 from sociallab.db import close_db, get_db
-from sociallab.dev import cron, demo, preview
+from sociallab.dev import connect, cron, demo, preview
 from sociallab.dev.environment import ensure_database, ensure_dev_secrets
 from sociallab.dev.loader import FunctionMount, LoadedFunction, load_functions
 from sociallab.dev.sandboxes import Sandboxes, start_sandboxes
-from sociallab.dev.seed import DEMO_EMAIL, DEMO_USER_ID, mint_user_token, seed_demo
+from sociallab.dev.seed import DEMO_EMAIL, DEMO_USER_ID, DEMO_WORKSPACE_ID, mint_user_token, seed_demo
 from sociallab.errors import AppError, DependencyUnavailableError, NotFoundError
 from sociallab.http import openapi
 from sociallab.http.responses import error_response
@@ -105,12 +105,20 @@ def build_app(
         Route("/openapi.json", openapi_json),
     ]
     routes += sandboxes.mounts if sandboxes else []
+    whole: list[Any] = []  # the finished app, which the dev pages call like a frontend would
+    if settings.supabase_jwt_secret:  # the demo user can be signed in
+        routes += connect.routes(
+            lambda: whole[0],
+            workspace_id=DEMO_WORKSPACE_ID,
+            token=lambda: mint_user_token(settings, DEMO_USER_ID, email=DEMO_EMAIL, ttl=600),
+        )
     if settings.storage_backend == "local":
         from sociallab.storage.local import local_storage_app
 
         routes.append(Mount("/storage", app=local_storage_app(settings)))
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: not_found})
-    return FunctionMount(functions, app)
+    whole.append(FunctionMount(functions, app))
+    return whole[0]
 
 
 def jobs_of(functions: list[LoadedFunction]) -> list[cron.Job]:

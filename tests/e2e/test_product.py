@@ -67,3 +67,20 @@ def test_demo_content_and_publishing_end_to_end(product: DevServer, tmp_path: Pa
     assert json.dumps(sandbox).count("Three points at home.") >= 1
     page = httpx.get(f"{base}/").text
     assert "Three points at home." in page and "<img" in page
+
+
+def test_connecting_instagram_from_the_preview_as_a_person_would(product: DevServer) -> None:
+    base = product.base_url
+    page = httpx.get(f"{base}/").text
+    assert "Instagram accounts (1)" in page and "/dev/instagram/connect" in page
+    with httpx.Client(follow_redirects=True, timeout=30) as browser:
+        done = browser.get(f"{base}/dev/instagram/connect")
+    hops = [str(r.url).split("?")[0].removeprefix(base) for r in done.history]
+    # our page -> Instagram's consent (the sandbox) -> the registered callback -> the page that completes it
+    assert hops == ["/dev/instagram/connect", "/sandbox/instagram/oauth/authorize", "/instagram-auth/callback"]
+    assert str(done.url).startswith(f"{base}/dev/instagram/return?code=")
+    assert done.status_code == 200 and "Connected" in done.text and "is connected (active)" in done.text
+    # Reloading the completing page replays a spent state: refused, nothing changes.
+    again = httpx.get(str(done.url))
+    assert again.status_code == 400 and "already used" in again.text
+    assert "Instagram accounts (1)" in httpx.get(f"{base}/").text  # reconnected, not duplicated

@@ -157,9 +157,9 @@ def test_a_migration_numbered_below_the_newest_applied_is_refused(
     migrate.apply(empty_database_url, migrations_copy)
     (migrations_copy / "002_late.sql").write_text("CREATE TABLE public.late (id int);\n", encoding="utf-8")
     newest = _files()[-1][:3]
-    with pytest.raises(migrate.OutOfOrderMigrationError, match=f"002_late.sql is numbered below {newest}"):
+    with pytest.raises(migrate.OutOfOrderMigrationError, match=rf"002_late\.sql is numbered below {newest}"):
         migrate.apply(empty_database_url, migrations_copy)
-    with pytest.raises(migrate.OutOfOrderMigrationError, match="002_late.sql"):
+    with pytest.raises(migrate.OutOfOrderMigrationError, match=r"002_late\.sql"):
         migrate.status(empty_database_url, migrations_copy)
     assert _fetch(empty_database_url, "SELECT to_regclass('public.late')") == [(None,)]
     # Renumbered above the newest, it applies.

@@ -37,6 +37,7 @@ def render(
     posts: list[dict[str, Any]],
     base_url: str,
     sandbox_published: list[dict[str, Any]] | None = None,
+    accounts: list[dict[str, Any]] | None = None,
 ) -> str:
     parts = [
         "<!doctype html><html lang=en><meta charset=utf-8><title>SocialLab preview</title>",
@@ -52,6 +53,18 @@ def render(
     if not functions:
         parts.append("<li class=muted>No functions yet.</li>")
     parts.append("</ul>")
+    if accounts is not None:
+        parts.append(f"<h2>Instagram accounts ({len(accounts)})</h2><ul>")
+        for account in accounts:
+            why = f" — {escape(account['status_reason'])}" if account["status_reason"] else ""
+            parts.append(
+                f"<li>@{_cell(account['username'] or account['ig_user_id'])} ({_cell(account['workspace'])}): "
+                f"<b>{_cell(account['status'])}</b>{why}</li>"
+            )
+        parts.append(
+            '</ul><p><a href="/dev/instagram/connect">Connect an Instagram account</a> '
+            "<span class=muted>(as the demo user: start, consent, then complete with the user's own token)</span></p>"
+        )
     for title, statuses in SECTIONS:
         rows = [p for p in posts if p["status"] in statuses]
         parts.append(f"<h2>{escape(title)} ({len(rows)})</h2>")
@@ -99,4 +112,4 @@ async def page(db: Database, functions: list[LoadedFunction], base_url: str, san
         for post in await db.fetch_all(QUERIES["posts"])
     ]
     sandbox_published = published_media(sandboxes) if sandboxes.instagram else None
-    return render(functions, posts, base_url, sandbox_published)
+    return render(functions, posts, base_url, sandbox_published, await db.fetch_all(QUERIES["accounts"]))

@@ -6,3 +6,9 @@ FROM posts p
 JOIN workspaces w ON w.id = p.workspace_id
 ORDER BY coalesce(p.published_at, p.scheduled_at, p.created_at) DESC
 LIMIT 200;
+
+-- name: accounts
+SELECT a.username, a.ig_user_id, a.status, a.status_reason, a.token_expires_at, w.name AS workspace
+FROM instagram_accounts a
+JOIN workspaces w ON w.id = a.workspace_id
+ORDER BY w.name, a.username;

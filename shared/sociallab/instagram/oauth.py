@@ -1,24 +1,32 @@
-"""Connecting an Instagram account: "Instagram Login" OAuth with a signed, single-use, expiring `state`.
+"""Connecting an Instagram account: "Instagram Login" OAuth with a signed, single-use, expiring `state`
+that names the workspace and the user who started, and is completed only by that same user.
 
-    /start     -> begin_login(...)      -> authorize URL (state: signed, bound to workspace + user +
-                                           redirect_to, nonce row in oauth_states, 10 minutes)
-    /callback  -> complete_login(...)   -> where to send the browser: redirect_to + ?instagram=connected
-                                           or ?instagram=error&reason=<code>
+    GET  /start     -> begin_login(...)     -> authorize URL (state: signed, bound to workspace + user +
+                                               redirect_to, nonce row in oauth_states, 10 minutes)
+    Instagram sends the browser to INSTAGRAM_REDIRECT_URI (a frontend page) with `code` and `state`.
+    POST /complete  -> complete_login(...)  -> the connected account; called by that page with the
+                                               user's own bearer token
+    GET  /callback  -> forward_callback(...) -> only forwards `code` and `state` (or Instagram's error) to
+                                               the state's redirect_to page; exchanges and stores nothing
+
+Why the user must complete it: `/start`'s authorize URL can be sent to someone else. If the code were
+exchanged wherever the browser lands, whoever consents (or whom Instagram lets through without a
+consent page) would connect *their* Instagram account to the sender's workspace, which could then post
+to it. `/complete` needs the starting user's own token, so a state only ever connects an account for
+the person who asked.
 
 The state is an HMAC-signed token (`sociallab.crypto.make_signed_token`, purpose `instagram_oauth`)
 whose key is derived from TOKEN_ENCRYPTION_KEY; its nonce is consumed with one conditional UPDATE, so
 a state works once. `redirect_to` must be a relative path or a URL on PUBLIC_BASE_URL's origin (or an
 origin passed in `allowed_origins`): never an open redirect.
 
-Callback failure reasons (the `reason` query parameter; never secrets):
-    state_expired, state_used, access_denied, missing_code, forbidden,
-    token_exchange_failed, instagram_unavailable, instagram_rate_limited, profile_failed
-
 Errors::
 
     BadRequestError (400)
-     └── InvalidStateError              forged or malformed state: nowhere trusted to redirect to
-          └── ExpiredStateError         genuine but expired (complete_login turns it into a redirect)
+     ├── InvalidStateError              forged, malformed, expired or already used state
+     └── InvalidCodeError               Instagram did not accept the code
+    PermissionDeniedError (403)
+     └── StateOfAnotherUserError        the state was started by another user
     RequestValidationError (422)        redirect_to is not an allowed URL
 """
 
@@ -37,11 +45,24 @@ from sociallab.access import require_role
 from sociallab.config import Settings
 from sociallab.crypto import ExpiredTokenError, InvalidSignatureError, make_signed_token, read_signed_token
 from sociallab.db import Database, Tx
-from sociallab.errors import BadRequestError, PermissionDeniedError, RequestValidationError
+from sociallab.errors import (
+    AppError,
+    BadRequestError,
+    DependencyUnavailableError,
+    PermissionDeniedError,
+    RateLimitedError,
+    RequestValidationError,
+)
 from sociallab.instagram import accounts
 from sociallab.instagram.accounts import QUERIES
 from sociallab.instagram.client import InstagramClient
-from sociallab.instagram.errors import InstagramError, ThrottledError, TransientError, UnknownOutcomeError
+from sociallab.instagram.errors import (
+    InstagramError,
+    ThrottledError,
+    TokenInvalidError,
+    TransientError,
+    UnknownOutcomeError,
+)
 from sociallab.logging import get_logger
 
 log = get_logger(__name__)
@@ -58,7 +79,7 @@ CALLBACK_PATH = "/instagram-auth/callback"
 
 
 class InvalidStateError(BadRequestError):
-    """The OAuth state is missing, malformed or forged."""
+    """The Instagram sign-in is not valid (missing, forged, expired or already used); start again."""
 
     code = "invalid_state"
 
@@ -67,8 +88,18 @@ class ExpiredStateError(InvalidStateError):
     """The OAuth state is genuine but too old; `.login` says where the browser came from."""
 
     def __init__(self, login: LoginState) -> None:
-        super().__init__("The sign-in link has expired; start again.")
+        super().__init__("The Instagram sign-in has expired; start again.")
         self.login = login
+
+
+class StateOfAnotherUserError(PermissionDeniedError):
+    """This Instagram sign-in was started by another user; start it again yourself."""
+
+
+class InvalidCodeError(BadRequestError):
+    """Instagram did not accept the sign-in code (it may be used or expired); start again."""
+
+    code = "invalid_code"
 
 
 @dataclass(frozen=True)
@@ -244,53 +275,66 @@ async def begin_login(
     )
 
 
-@dataclass(frozen=True)
-class CallbackParams:
-    code: str | None
-    state: str | None
-    error: str | None = None
-    error_reason: str | None = None
-
-
-async def complete_login(db: Database, client: InstagramClient, settings: Settings, params: CallbackParams) -> str:
-    """Finish the login Instagram redirected back with; returns where to send the browser.
-
-    The state is consumed before anything else (so it works once, whatever happens next); then the code is
-    exchanged for a short-lived token, that for a long-lived one, `/me` is read, and the account is stored in
-    one transaction (a failure at any step leaves the previous token in place).
+def forward_callback(settings: Settings, *, state: str | None, params: dict[str, str]) -> str:
+    """Where `/callback` sends the browser: the state's own (signed) `redirect_to`, with `params` (the code
+    and state, or Instagram's error) added. An expired state is forwarded too; `/complete` refuses it.
 
     Raises:
-        InvalidStateError: the state is missing, malformed or forged (no trusted redirect target).
+        InvalidStateError: the state is missing, malformed or forged (nowhere trusted to send the browser).
     """
     try:
-        login = read_state(params.state, settings)
+        login = read_state(state, settings)
     except ExpiredStateError as exc:
         login = exc.login
-        log.info("instagram login refused", extra={"reason": "state_expired", "workspace_id": login.workspace_id})
-        return _fail(login, "state_expired")
+    return with_params(login.redirect_to, **params)
 
+
+@dataclass(frozen=True)
+class ConnectedAccount:
+    account: accounts.StoredAccount
+    redirect_to: str  # where the frontend goes next: the redirect_to given at /start
+
+
+async def complete_login(
+    db: Database, client: InstagramClient, settings: Settings, *, code: str, state: str, user_id: str
+) -> ConnectedAccount:
+    """Finish the login of `user_id`, who must be the user who started it and still an owner.
+
+    Checked before anything is spent: the state's signature and age, its user, the role. Then the state is
+    consumed (it works once, whatever happens next), the code is exchanged for a short-lived token, that for a
+    long-lived one, `/me` is read, and the account is stored in one transaction (a failure at any step leaves
+    the previous token in place).
+
+    Raises:
+        InvalidStateError: missing, forged, expired or already used state.
+        StateOfAnotherUserError: another user started this login (the state stays usable by them).
+        PermissionDeniedError: the user is no longer an owner of the workspace.
+        InvalidCodeError: Instagram refused the code.
+        RateLimitedError, DependencyUnavailableError: Instagram throttles us or is unreachable.
+        InstagramError: Instagram refused to read the profile.
+    """
+    login = read_state(state, settings)
+    if login.user_id != str(user_id):
+        log.warning("instagram login refused", extra={"reason": "other_user", "workspace_id": login.workspace_id})
+        raise StateOfAnotherUserError()
     async with db.transaction() as tx:
+        await require_role(tx, user_id=login.user_id, workspace_id=login.workspace_id, minimum="owner")
         consumed = await tx.fetch_one(QUERIES["consume_oauth_state"], {"nonce": login.nonce})
     if consumed is None:
         log.info("instagram login refused", extra={"reason": "state_used", "workspace_id": login.workspace_id})
-        return _fail(login, "state_used")
-    if params.error or not params.code:
-        reason = "access_denied" if params.error else "missing_code"
-        log.info("instagram login ended", extra={"reason": reason, "error_reason": params.error_reason})
-        return _fail(login, reason)
+        raise InvalidStateError("This Instagram sign-in was already used or has expired; start again.")
 
-    step = "token_exchange_failed"
+    step = "token_exchange"
     try:
-        short = await client.exchange_code(params.code, redirect_uri=redirect_uri(settings))
+        short = await client.exchange_code(code, redirect_uri=redirect_uri(settings))
         long = await client.exchange_long_lived(short.access_token)
-        step = "profile_failed"
+        step = "profile"
         profile = await client.me(long.access_token)
     except InstagramError as exc:
-        reason = _reason_for(exc, step)
         log.warning(
             "instagram login failed",
             extra={
-                "reason": reason,
+                "step": step,
                 "error": type(exc).__name__,
                 "ig_code": exc.meta_code,
                 "ig_subcode": exc.subcode,
@@ -298,45 +342,41 @@ async def complete_login(db: Database, client: InstagramClient, settings: Settin
                 "workspace_id": login.workspace_id,
             },
         )
-        return _fail(login, reason)
+        raise _login_error(exc, step) from None
 
     expires_at = datetime.now(UTC) + timedelta(seconds=long.expires_in) if long.expires_in else None
-    try:
-        async with db.transaction() as tx:
-            await require_role(tx, user_id=login.user_id, workspace_id=login.workspace_id, minimum="owner")
-            stored = await accounts.store_token(
-                tx,
-                workspace_id=login.workspace_id,
-                ig_user_id=profile.ig_user_id,
-                access_token=long.access_token,
-                expires_at=expires_at,
-                scopes=short.permissions or long.permissions or list(SCOPES),
-                profile={
-                    "username": profile.username,
-                    "name": profile.name,
-                    "account_type": profile.account_type,
-                    "profile_picture_url": profile.profile_picture_url,
-                    "followers_count": profile.followers_count,
-                },
-                connected_by=login.user_id,
-            )
-    except PermissionDeniedError:
-        log.info("instagram login refused", extra={"reason": "forbidden", "workspace_id": login.workspace_id})
-        return _fail(login, "forbidden")
+    async with db.transaction() as tx:
+        await require_role(tx, user_id=login.user_id, workspace_id=login.workspace_id, minimum="owner")
+        stored = await accounts.store_token(
+            tx,
+            workspace_id=login.workspace_id,
+            ig_user_id=profile.ig_user_id,
+            access_token=long.access_token,
+            expires_at=expires_at,
+            scopes=short.permissions or long.permissions or list(SCOPES),
+            profile={
+                "username": profile.username,
+                "name": profile.name,
+                "account_type": profile.account_type,
+                "profile_picture_url": profile.profile_picture_url,
+                "followers_count": profile.followers_count,
+            },
+            connected_by=login.user_id,
+        )
     log.info(
         "instagram account connected",
         extra={"workspace_id": login.workspace_id, "instagram_account_id": stored.id, "reconnect": not stored.created},
     )
-    return with_params(login.redirect_to, instagram="connected", instagram_account_id=stored.id)
+    return ConnectedAccount(stored, login.redirect_to)
 
 
-def _reason_for(exc: InstagramError, step: str) -> str:
+def _login_error(exc: InstagramError, step: str) -> AppError:
+    """What the frontend is told when Instagram fails during the login (never Instagram's token errors as a
+    401: that would read as "your own sign-in expired")."""
     if isinstance(exc, ThrottledError):
-        return "instagram_rate_limited"
+        return RateLimitedError("Instagram is limiting requests; try again later.", retry_after=exc.retry_after)
     if isinstance(exc, TransientError | UnknownOutcomeError):
-        return "instagram_unavailable"
-    return step
-
-
-def _fail(login: LoginState, reason: str) -> str:
-    return with_params(login.redirect_to, instagram="error", reason=reason)
+        return DependencyUnavailableError("Instagram is not answering; start again in a moment.")
+    if step == "token_exchange" or isinstance(exc, TokenInvalidError):
+        return InvalidCodeError()
+    return InstagramError("Instagram would not share the account's profile; start again.")
