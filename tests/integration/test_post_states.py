@@ -440,6 +440,74 @@ async def test_editors_cannot_change_an_approved_post(posts_client: httpx.AsyncC
     assert (await patch(posts_client, posts_world, post, "owner", caption="owner edit")).status_code == 200
 
 
+async def test_the_first_comment_is_part_of_what_was_approved(
+    posts_client: httpx.AsyncClient, posts_world: PostsWorld
+) -> None:
+    await posts_world.set_approval(True)
+    post = await make_post(posts_world, "scheduled", approved_by=posts_world.owner["id"], approved_at=datetime.now(UTC))
+    denied = await patch(posts_client, posts_world, post, first_comment="Link in bio: totally-not-spam.example")
+    assert denied.status_code == 403
+    renewed = await patch(posts_client, posts_world, post, "owner", first_comment="Thanks for the support!")
+    assert renewed.status_code == 200
+    async with posts_world.db.transaction() as tx:
+        row = await tx.fetch_one("SELECT first_comment, approved_by FROM posts WHERE id = %(id)s", {"id": post["id"]})
+    assert row == {"first_comment": "Thanks for the support!", "approved_by": posts_world.owner["id"]}
+
+
+async def approved_failed_post(world: PostsWorld) -> Row:
+    """A post an owner approved, then failed at publishing (e.g. Instagram rejected the image)."""
+    return await make_post(
+        world,
+        "failed",
+        scheduled_at=datetime.now(UTC) - timedelta(hours=1),
+        approved_by=world.owner["id"],
+        approved_at=datetime.now(UTC) - timedelta(hours=2),
+    )
+
+
+async def test_an_edited_failed_post_needs_approval_again_before_it_goes_out(
+    posts_client: httpx.AsyncClient, posts_world: PostsWorld
+) -> None:
+    """The bypass: edit an approved post once it failed, then retry it straight to scheduled."""
+    await posts_world.set_approval(True)
+    post = await approved_failed_post(posts_world)
+    edited = await patch(posts_client, posts_world, post, caption="Something nobody approved")
+    assert edited.status_code == 200 and edited.json()["approved_at"] is None
+    retried = await posts_client.post(f"/{post['id']}/retry", json={}, headers=posts_world.headers("editor"))
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["status"] == "pending_approval"
+    detail = await posts_world.db.fetch_val(
+        "SELECT detail FROM post_events WHERE post_id = %(id)s AND kind = 'edited'", {"id": post["id"]}
+    )
+    assert detail["approval"] == "withdrawn"
+    approved = await posts_client.post(
+        f"/{post['id']}/approve", json={"scheduled_at": future(1)}, headers=posts_world.headers("owner")
+    )
+    assert approved.status_code == 200 and approved.json()["status"] == "scheduled"
+
+
+async def test_a_failed_post_keeps_its_approval_until_its_content_changes(
+    posts_client: httpx.AsyncClient, posts_world: PostsWorld
+) -> None:
+    await posts_world.set_approval(True)
+    untouched = await approved_failed_post(posts_world)
+    retried = await posts_client.post(f"/{untouched['id']}/retry", json={}, headers=posts_world.headers("editor"))
+    assert retried.json()["status"] == "scheduled"
+    # An owner's edit renews the approval; an editor's retry then schedules it.
+    owned = await approved_failed_post(posts_world)
+    assert (await patch(posts_client, posts_world, owned, "owner", alt_text="Players celebrate")).status_code == 200
+    retried = await posts_client.post(f"/{owned['id']}/retry", json={}, headers=posts_world.headers("editor"))
+    assert retried.json()["status"] == "scheduled"
+    # A post never approved (approval was switched on after it was scheduled) waits when an editor retries it,
+    # and is approved by an owner's retry.
+    never = await make_post(posts_world, "failed")
+    retried = await posts_client.post(f"/{never['id']}/retry", json={}, headers=posts_world.headers("editor"))
+    assert retried.json()["status"] == "pending_approval"
+    never_too = await make_post(posts_world, "failed")
+    by_owner = await posts_client.post(f"/{never_too['id']}/retry", json={}, headers=posts_world.headers("owner"))
+    assert by_owner.json()["status"] == "scheduled" and by_owner.json()["approved_at"] is not None
+
+
 async def test_patch_account_must_be_of_the_workspace(posts_client: httpx.AsyncClient, posts_world: PostsWorld) -> None:
     post = await make_post(posts_world, "scheduled")
     other = await patch(posts_client, posts_world, post, instagram_account_id=str(posts_world.other_account["id"]))

@@ -100,7 +100,10 @@ SET instagram_account_id = %(instagram_account_id)s::uuid,
     next_attempt_at = CASE WHEN %(rescheduled)s::boolean THEN NULL ELSE next_attempt_at END,
     container_id = CASE WHEN %(content_changed)s::boolean THEN NULL ELSE container_id END,
     container_created_at = CASE WHEN %(content_changed)s::boolean THEN NULL ELSE container_created_at END,
-    child_container_ids = CASE WHEN %(content_changed)s::boolean THEN '{}' ELSE child_container_ids END
+    child_container_ids = CASE WHEN %(content_changed)s::boolean THEN '{}' ELSE child_container_ids END,
+    approved_by = CASE WHEN %(approval_changed)s::boolean THEN %(approver)s::uuid ELSE approved_by END,
+    approved_at = CASE WHEN NOT %(approval_changed)s::boolean THEN approved_at
+                       WHEN %(approver)s::uuid IS NOT NULL THEN now() END
 WHERE id = %(post_id)s::uuid AND workspace_id = %(workspace_id)s::uuid
 RETURNING *;
 

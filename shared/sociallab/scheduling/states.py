@@ -4,7 +4,7 @@
       \\________________________/    |  ^          |
                                     |  '--retry---'   (transient error; next_attempt_at)
                                     v             v
-                                cancelled       failed -> scheduled (user retry)
+                                cancelled       failed -> scheduled, or pending_approval (user retry)
 
 Every status change is one `UPDATE ... WHERE status = ANY(allowed) RETURNING` that also writes
 its `post_events` row (same statement, same transaction), so two racing changes cannot both
@@ -12,9 +12,12 @@ pass: the loser gets `ConflictError` (409). Rules where the issue left a choice:
 
 - Approval: in a workspace with `require_approval`, an editor's scheduled post waits in
   `pending_approval` until an owner approves it; an owner's own posts are approved as they are
-  scheduled. Editors may reschedule an approved post but not change its content (403): that
-  would publish something nobody approved. When the workspace does not require approval,
-  editors may approve too.
+  scheduled. An approval covers what the audience will see (APPROVED_FIELDS: caption, hashtags,
+  alt text, first comment, images, account). Editors may reschedule an approved post but not
+  change any of that while it is scheduled (403). Where the post may still be edited (a failed
+  post), any such change drops the approval (an owner's change renews it instead), and a retry
+  of a post without a valid approval goes to `pending_approval`, not straight to `scheduled`.
+  When the workspace does not require approval, editors may approve too.
 - Edits (PATCH) are allowed in draft, pending_approval, scheduled and failed; 409 in publishing,
   published and cancelled (final). Changing what Instagram receives (caption, hashtags, alt
   text, images, account) drops a stale media container; on a scheduled post that already has one
@@ -53,11 +56,12 @@ EDGES: dict[str, frozenset[str]] = {
     "scheduled": frozenset({"scheduled", "publishing", "cancelled"}),
     "publishing": frozenset({"published", "scheduled", "failed"}),
     "published": frozenset(),
-    "failed": frozenset({"scheduled"}),
+    "failed": frozenset({"scheduled", "pending_approval"}),
     "cancelled": frozenset(),
 }
 STATUSES = tuple(EDGES)
-CONTENT_FIELDS = ("instagram_account_id", "caption", "hashtags", "alt_text", "asset_ids")
+CONTENT_FIELDS = ("instagram_account_id", "caption", "hashtags", "alt_text", "asset_ids")  # in the container
+APPROVED_FIELDS = (*CONTENT_FIELDS, "first_comment")  # what an approver approved: all the audience sees
 
 
 def can_move(from_status: str, to_status: str) -> bool:
@@ -216,25 +220,30 @@ async def cancel(tx: Tx, post: Row, *, actor_user_id: str) -> Row:
 
 
 async def retry(tx: Tx, post: Row, *, actor_user_id: str, scheduled_at: datetime | None, now: datetime) -> Row:
-    """failed -> scheduled, now or at `scheduled_at`, with attempts reset and the failure cleared.
+    """failed -> scheduled, now or at `scheduled_at`, with attempts reset and the failure cleared. In a
+    workspace that requires approval, a post without a valid approval (never approved, or edited since) goes
+    to pending_approval instead, unless an owner retries it (which approves it).
 
     Raises:
         ConflictError: the post has not failed.
         RequestValidationError: a past time; the account needs reconnecting.
     """
     _conflict_unless(post, ("failed",), "retry")
-    ws = await workspace_context(tx, str(post["workspace_id"]), None)
+    ws = await workspace_context(tx, str(post["workspace_id"]), str(actor_user_id))
     at = times.resolve_scheduled_at(scheduled_at, times.zone(ws["timezone"]), now=now) if scheduled_at else now
     await _usable_account(tx, post)
+    unapproved = ws["require_approval"] and post["approved_at"] is None
+    approver = can_approve(ws["actor_role"])
     return await _transition(
         tx,
         post,
-        to_status="scheduled",
+        to_status="pending_approval" if unapproved and not approver else "scheduled",
         allowed=["failed"],
         action="retry",
         actor_user_id=actor_user_id,
         scheduled_at=at,
         set_scheduled_at=True,
+        set_approved=unapproved and approver,
         reset_attempts=True,
         detail={"scheduled_at": at.isoformat(), "previous_failure": post["failure_reason"]},
     )
@@ -271,11 +280,12 @@ async def update_post(tx: Tx, post: Row, *, actor_user_id: str, changes: dict[st
     ):
         changed.append("asset_ids")
     content_changed = any(k in CONTENT_FIELDS for k in changed)
-    if content_changed and status == "scheduled":
-        if ws["require_approval"] and not can_approve(ws["actor_role"]):
-            raise PermissionDeniedError(f"This post was approved; only an {APPROVER_ROLE} can change its content.")
-        if locked["container_id"]:
-            raise ConflictError("Instagram already holds this post's media from an earlier attempt; it can't change.")
+    approval_changed = any(k in APPROVED_FIELDS for k in changed)
+    approver = ws["require_approval"] and can_approve(ws["actor_role"])
+    if approval_changed and status == "scheduled" and ws["require_approval"] and not approver:
+        raise PermissionDeniedError(f"This post was approved; only an {APPROVER_ROLE} can change its content.")
+    if content_changed and status == "scheduled" and locked["container_id"]:
+        raise ConflictError("Instagram already holds this post's media from an earlier attempt; it can't change.")
     check_post(
         media_type=locked["media_type"],
         caption=merged["caption"],
@@ -307,6 +317,9 @@ async def update_post(tx: Tx, post: Row, *, actor_user_id: str, changes: dict[st
             "scheduled_at": at,
             "rescheduled": rescheduled,
             "content_changed": content_changed,
+            # An approval covers the content it saw: a change drops it, or renews it when an approver makes it.
+            "approval_changed": approval_changed,
+            "approver": str(actor_user_id) if approver else None,
         },
     )
     assert row is not None  # locked above
@@ -327,6 +340,8 @@ async def update_post(tx: Tx, post: Row, *, actor_user_id: str, changes: dict[st
     detail: dict[str, Any] = {"action": "edit", "fields": sorted(fields)}
     if content_changed and locked["container_id"]:
         detail["dropped_container_id"] = locked["container_id"]
+    if approval_changed and locked["approved_at"] is not None:
+        detail["approval"] = "renewed" if approver else "withdrawn"
     await tx.execute(
         QUERIES["insert_event"],
         {
