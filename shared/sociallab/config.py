@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     gemini_model: str = "gemini-2.5-flash"
     gemini_base_url: str | None = None
     gemini_daily_budget: int = 200  # Gemini calls per (Pacific) day for the whole project
+    gemini_workspace_daily_budget: int = 50  # ... and for one workspace, so no club can spend everyone's
 
     token_encryption_key: SecretStr | None = None
     url_signing_key: SecretStr | None = None

@@ -11,6 +11,7 @@ from sociallab.config import Settings, get_settings
 from sociallab.content.captions import CaptionWriter, full_caption
 from sociallab.content.prompt import SYSTEM_INSTRUCTION, CaptionRequest
 from sociallab.db import Database
+from tests.integration import factories
 from tests.plugins.gemini import FakeGemini
 
 pytestmark = pytest.mark.integration
@@ -99,6 +100,41 @@ async def test_the_daily_budget_ends_in_the_template_caption(db: Database, fake_
 
     clock.now += timedelta(days=1)  # a new (Pacific) day, a new budget
     assert (await w.write(db, caption_request(n=4), caption_template=TEMPLATE)).source == "gemini"
+
+
+async def test_one_workspace_cannot_spend_every_workspaces_captions(db: Database, fake_gemini: FakeGemini) -> None:
+    async with db.transaction() as tx:
+        busy, quiet = (await factories.create_workspace(tx))["id"], (await factories.create_workspace(tx))["id"]
+    clock = Clock(datetime(2025, 6, 1, 12, tzinfo=UTC))
+    w, _ = writer(daily_budget=5, workspace_daily_budget=2, clock=clock)
+    for n in range(2):
+        caption = await w.write(db, caption_request(n=n), caption_template=TEMPLATE, workspace_id=str(busy))
+        assert caption.source == "gemini"
+    for n in range(2, 5):
+        over = await w.write(db, caption_request(n=n), caption_template=TEMPLATE, workspace_id=str(busy))
+        assert (over.source, over.reason) == ("template", "workspace_budget_used")
+        assert over.caption == "Full time! Test FC 2-1 Rivertown"
+    assert fake_gemini.calls == 2
+    notices = await db.fetch_all(
+        "SELECT kind, severity, message FROM notifications WHERE workspace_id = %(w)s", {"w": busy}
+    )
+    assert len(notices) == 1 and notices[0]["kind"] == "captions.budget_used"  # told once, not per post
+    assert "template" in notices[0]["message"]
+    # Another club still gets Gemini's captions: the refused calls took nothing from the project's budget.
+    other = await w.write(db, caption_request(n=9), caption_template=TEMPLATE, workspace_id=str(quiet))
+    assert other.source == "gemini"
+    assert await db.fetch_val("SELECT count FROM usage_counters WHERE scope = 'gemini' AND key = 'calls'") == 3
+
+
+async def test_the_project_budget_refuses_without_charging_the_workspace(db: Database, fake_gemini: FakeGemini) -> None:
+    async with db.transaction() as tx:
+        ws = (await factories.create_workspace(tx))["id"]
+    w, _ = writer(daily_budget=1, workspace_daily_budget=5)
+    assert (await w.write(db, caption_request(n=1), caption_template=TEMPLATE)).source == "gemini"  # a system call
+    over = await w.write(db, caption_request(n=2), caption_template=TEMPLATE, workspace_id=str(ws))
+    assert over.reason == "budget_used"
+    key = f"workspace:{ws}"
+    assert await db.fetch_val("SELECT count(*) FROM usage_counters WHERE key = %(k)s", {"k": key}) == 0
 
 
 async def test_a_zero_budget_never_calls(db: Database, fake_gemini: FakeGemini) -> None:

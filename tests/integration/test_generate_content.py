@@ -190,6 +190,10 @@ async def test_gemini_caption_and_the_best_time(world: World, fake_gemini: FakeG
     assert (at.hour, at.minute) == (18, 0)  # no audience data yet: the workspace default time
     sent = fake_gemini.requests[0]["body"]["contents"][0]["parts"][0]["text"]
     assert '"tone": "cheeky"' in sent and "Ødegaard Athletic" in sent
+    charged = await world.db.fetch_val(
+        "SELECT count FROM usage_counters WHERE scope = 'gemini' AND key = %(k)s", {"k": f"workspace:{world.ws}"}
+    )
+    assert charged == 1  # paid from the workspace's own daily budget too
 
 
 async def test_data_without_a_match_renders_with_fallbacks(world: World) -> None:

@@ -8,8 +8,11 @@ Order of business, per caption:
 
 1. No GEMINI_API_KEY -> the template caption (reason "unconfigured").
 2. The cache (`caption_cache`, key = sha256 of the normalised prompt + model) -> source "cache".
-3. The daily budget (`usage_counters` scope 'gemini', key 'calls', one window per Pacific day, as
-   Google counts) is reserved one unit per HTTP attempt; used up -> template (reason "budget_used").
+3. The daily budgets (`usage_counters` scope 'gemini', one window per Pacific day, as Google counts):
+   the workspace's own (key 'workspace:<id>', GEMINI_WORKSPACE_DAILY_BUDGET) and the project's (key
+   'calls', GEMINI_DAILY_BUDGET) are reserved together, one unit per HTTP attempt. The workspace's used
+   up -> template (reason "workspace_budget_used") and one notification that day; the project's used up
+   -> template (reason "budget_used"). So one busy club can never spend the captions of every other.
 4. Gemini (google-genai async client), retried with exponential backoff on 429/5xx and transport
    errors (at most `max_attempts`, honouring Retry-After / RetryInfo up to `max_wait`).
 5. The output is validated against Instagram's limits: too many hashtags or too long is repaired
@@ -31,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -57,14 +61,13 @@ from sociallab.scheduling.validation import hashtags_in, instagram_caption, ment
 log = get_logger(__name__)
 QUERIES = load_queries(Path(__file__).with_suffix(".sql"))
 
-# Proposed setting GEMINI_DAILY_BUDGET (calls per day for the whole Google project); until the lead
-# adds it to Settings, this constant is the budget (the free tier of gemini-2.5-flash allows ~250/day).
 GEMINI_API_VERSION = "v1beta"
 CACHE_TTL = timedelta(days=30)
 REQUEST_TIMEOUT_S = 20.0
+_PACIFIC = ZoneInfo("America/Los_Angeles")  # where Google's daily quotas roll over
 
 Source = Literal["gemini", "cache", "template"]
-Reason = Literal["unconfigured", "budget_used", "gemini_failed", "invalid_output"]
+Reason = Literal["unconfigured", "budget_used", "workspace_budget_used", "gemini_failed", "invalid_output"]
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], datetime]
 
@@ -106,6 +109,12 @@ class _Output(BaseModel):
     hashtags: list[str] = []
     alt_text: str = ""
     first_comment: str | None = None
+
+
+class _BudgetUsedError(Exception):
+    def __init__(self, reason: Reason) -> None:
+        super().__init__(reason)
+        self.reason: Reason = reason
 
 
 class InvalidOutputError(Exception):
@@ -249,6 +258,7 @@ class CaptionWriter:
 
     settings: Settings
     daily_budget: int | None = None  # default: GEMINI_DAILY_BUDGET
+    workspace_daily_budget: int | None = None  # default: GEMINI_WORKSPACE_DAILY_BUDGET
     max_attempts: int = 3
     base_delay: float = 1.0
     max_wait: float = 10.0  # a longer Retry-After means: give up, use the template
@@ -262,8 +272,10 @@ class CaptionWriter:
         request: CaptionRequest,
         *,
         caption_template: str | None,
+        workspace_id: str | None = None,
     ) -> Caption:
-        """The caption for `request`; never raises for Gemini's sake (falls back to the template).
+        """The caption for `request`, paid from `workspace_id`'s daily budget too (None: the project's only);
+        never raises for Gemini's sake (falls back to the template).
 
         Raises:
             DependencyUnavailableError: the database is down (the post could not be saved anyway).
@@ -290,7 +302,7 @@ class CaptionWriter:
                 return Caption(hit.caption, hit.hashtags, hit.alt_text, hit.first_comment, "cache")
             except InvalidOutputError:
                 pass  # rules changed since it was cached: ask again
-        outcome = await self._ask(db, prompt, request.default_hashtags)
+        outcome = await self._ask(db, prompt, request.default_hashtags, workspace_id)
         if isinstance(outcome, str):
             return fallback(outcome)
         expires = self.clock() + CACHE_TTL
@@ -306,16 +318,17 @@ class CaptionWriter:
         )
         return outcome
 
-    async def _ask(self, db: Database, prompt: Prompt, default_hashtags: list[str]) -> Caption | Reason:
+    async def _ask(
+        self, db: Database, prompt: Prompt, default_hashtags: list[str], workspace_id: str | None
+    ) -> Caption | Reason:
         """Gemini's caption, or the reason there is none."""
         invalid_seen = False
         attempt = 0
         while attempt < self.max_attempts:
             attempt += 1
-            budget = self.settings.gemini_daily_budget if self.daily_budget is None else self.daily_budget
-            if await db.fetch_one(QUERIES["take_budget"], {"budget": budget, "now": self.clock()}) is None:
-                log.warning("gemini daily budget used", extra={"budget": budget})
-                return "budget_used"
+            refused = await self._reserve(db, workspace_id)
+            if refused is not None:
+                return refused
             try:
                 raw = await self._call(prompt)
             except GeminiCallError as exc:
@@ -337,6 +350,31 @@ class CaptionWriter:
                 invalid_seen = True
                 attempt = min(attempt, self.max_attempts - 1)  # always one more try for a bad output
         return "gemini_failed"
+
+    async def _reserve(self, db: Database, workspace_id: str | None) -> Reason | None:
+        """Take one call from the workspace's and the project's budgets of today, both or neither; the reason
+        when one is used up (the workspace is told once a day)."""
+        project = self.settings.gemini_daily_budget if self.daily_budget is None else self.daily_budget
+        own = self.workspace_daily_budget
+        own = self.settings.gemini_workspace_daily_budget if own is None else own
+        now = self.clock()
+        try:
+            async with db.transaction() as tx:
+                if workspace_id and not await tx.fetch_one(
+                    QUERIES["take_budget"], {"key": f"workspace:{workspace_id}", "budget": own, "now": now}
+                ):
+                    raise _BudgetUsedError("workspace_budget_used")
+                if not await tx.fetch_one(QUERIES["take_budget"], {"key": "calls", "budget": project, "now": now}):
+                    raise _BudgetUsedError("budget_used")  # rolls the workspace's unit back too
+        except _BudgetUsedError as used:
+            log.warning("gemini daily budget used", extra={"budget": used.reason, "workspace_id": workspace_id})
+            if used.reason == "workspace_budget_used":
+                day = now.astimezone(_PACIFIC).date().isoformat()
+                await db.execute(
+                    QUERIES["notify_workspace_budget_used"], {"workspace_id": workspace_id, "budget": own, "day": day}
+                )
+            return used.reason
+        return None
 
     async def _call(self, prompt: Prompt) -> str:
         """One generateContent request; the response's text.

@@ -218,7 +218,7 @@ class Generator:
 
         composed, caption = await asyncio.gather(
             asyncio.to_thread(compose, record.spec, data, list(photo_bytes), brand, format=body.format),
-            self.captions.write(self.db, request, caption_template=record.caption_template),
+            self.captions.write(self.db, request, caption_template=record.caption_template, workspace_id=ws_id),
         )
         path = f"workspaces/{ws_id}/posts/{uuid.uuid4()}/0.jpg"
         await self.storage.put(path, composed.jpeg, "image/jpeg")
