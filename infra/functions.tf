@@ -16,6 +16,7 @@ locals {
     "posts"            = { public = true, memory = "512Mi", concurrency = 40, max_instances = 10, timeout = 60, db_pool = 5 }
     "publish-due"      = { public = false, memory = "512Mi", concurrency = 1, max_instances = 3, timeout = 540, db_pool = 5 }
     "insights-sync"    = { public = false, memory = "512Mi", concurrency = 1, max_instances = 2, timeout = 540, db_pool = 4 }
+    "housekeeping"     = { public = false, memory = "512Mi", concurrency = 1, max_instances = 1, timeout = 300, db_pool = 1 }
   }
 
   source_zip = { for name in keys(local.functions) : name => "${path.module}/dist/${name}.zip" }

@@ -28,6 +28,12 @@ locals {
       retries     = 3 # once a day only: worth retrying a failed run
       description = "Refresh long-lived Instagram tokens"
     }
+    "housekeeping" = {
+      cron        = "41 4 * * *"
+      deadline    = "300s"
+      retries     = 3
+      description = "Delete expired rate-limit counters, webhook receipts and OAuth states"
+    }
   }
 }
 

@@ -23,8 +23,3 @@ async def hit(tx: Tx, *, scope: str, key: str, limit: int, window_seconds: int =
             f"Too many requests: at most {limit} per {window_seconds} s.", retry_after=row["seconds_left"]
         )
     return int(row["count"])
-
-
-async def prune(tx: Tx, *, scope: str, keep: str = "2 days") -> int:
-    """Delete windows of `scope` older than `keep`; returns how many."""
-    return await tx.execute(QUERIES["prune"], {"scope": scope, "keep": keep})

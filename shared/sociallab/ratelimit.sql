@@ -9,6 +9,3 @@ ON CONFLICT (scope, key, window_start) DO UPDATE SET count = c.count + 1
 RETURNING c.count,
           ceil(extract(epoch FROM (c.window_start + make_interval(secs => %(window_seconds)s::int) - now())))::int
               AS seconds_left;
-
--- name: prune
-DELETE FROM usage_counters WHERE scope = %(scope)s::text AND window_start < now() - %(keep)s::interval;

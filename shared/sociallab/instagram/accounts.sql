@@ -110,9 +110,6 @@ SET used_at = now()
 WHERE nonce = %(nonce)s::text AND used_at IS NULL AND expires_at > now()
 RETURNING nonce, workspace_id, user_id, redirect_to;
 
--- name: delete_old_oauth_states
-DELETE FROM public.oauth_states WHERE expires_at < now() - interval '1 day';
-
 -- name: refresh_candidates
 -- Tokens that Instagram will refresh (>= 24 h old, unexpired) and that need it (expire within the
 -- window). Accounts waiting for a reconnect are left alone.

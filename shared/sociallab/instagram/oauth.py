@@ -268,7 +268,6 @@ async def begin_login(
             "expires_at": issued + timedelta(seconds=STATE_TTL_SECONDS),
         },
     )
-    await tx.execute(QUERIES["delete_old_oauth_states"])
     state = make_state(login, settings, now=issued.timestamp())
     return client.authorize_url(
         redirect_uri=redirect_uri(settings), state=state, scopes=SCOPES, authorize_url=settings.instagram_authorize_url
