@@ -106,8 +106,12 @@ class DriveSandbox:
 
     # --- setting the scene ----------------------------------------------------------------------
 
-    def add_folder(self, name: str, *, drive_id: str | None = None, readable: bool = True) -> str:
-        return self._add(SandboxFile(self._id("folder"), name, FOLDER_MIME, b"", [], drive_id, readable=readable))
+    def add_folder(
+        self, name: str, *, drive_id: str | None = None, readable: bool = True, folder_id: str | None = None
+    ) -> str:
+        """A folder (`folder_id` gives it a fixed id, e.g. the demo folder that must survive restarts)."""
+        folder = SandboxFile(folder_id or self._id("folder"), name, FOLDER_MIME, b"", [], drive_id, readable=readable)
+        return self._add(folder)
 
     def add_file(
         self,
