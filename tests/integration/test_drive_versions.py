@@ -204,14 +204,24 @@ async def test_old_versions_go_once_nothing_uses_them(world: World) -> None:
     assert v2["id"] not in {kept["id"], v3["id"]}  # nothing used it: row and objects are gone
     assert not await storage.exists(v2["normalized_path"]) and not await storage.exists(v2["original_path"])
 
-    # once its post is gone, the old version goes with the next sync
+    # the workspace logo is a use too
+    await world.db.execute(
+        "UPDATE workspaces SET logo_asset_id = %(id)s WHERE id = %(ws)s", {"id": v3["id"], "ws": world.ws}
+    )
+    sandbox.update_file(file_id, data=images.jpeg((1080, 1080), left=GREEN, right=RED))
+    await world.sync()
+    assert [r["id"] for r in await world.versions()][:2] == [v1["id"], v3["id"]]
+
+    # once its post is gone (and the logo changed), an old version goes with the next sync
     cancelled = await world.apps["posts"].post(f"/{post_id}/cancel", headers=auth(world.editor))
     assert cancelled.status_code == 200, cancelled.text
     await world.db.execute("DELETE FROM posts WHERE id = %(id)s", {"id": post_id})
+    await world.db.execute("UPDATE workspaces SET logo_asset_id = NULL WHERE id = %(ws)s", {"ws": world.ws})
     await world.sync()
-    assert [r["id"] for r in await world.versions()] == [v3["id"]]
-    assert not await storage.exists(v1["normalized_path"])
-    assert await storage.exists(v3["normalized_path"])
+    [current] = await world.versions()
+    assert current["id"] not in {v1["id"], v3["id"]} and current["superseded_at"] is None
+    assert not await storage.exists(v1["normalized_path"]) and not await storage.exists(v3["original_path"])
+    assert await storage.exists(current["normalized_path"])
 
 
 async def test_a_changed_file_that_fails_is_recorded_and_not_downloaded_again(world: World) -> None:
