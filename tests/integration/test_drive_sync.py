@@ -320,6 +320,44 @@ async def test_transient_failures_are_retried_a_bounded_number_of_times(world: W
     assert (b["status"], b["import_attempts"]) == ("failed", sync.MAX_IMPORT_ATTEMPTS)
 
 
+class KilledOnDownload(httpx.AsyncBaseTransport):
+    """The network as an instance sees it that dies (out of memory, killed) while it imports one file."""
+
+    def __init__(self, file_id: str) -> None:
+        self.file_id, self.inner = file_id, httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("alt") == "media" and request.url.path.endswith(self.file_id):
+            raise asyncio.CancelledError  # nothing after this point runs in a dead instance
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_a_file_that_kills_the_import_is_given_up_until_it_changes(world: World) -> None:
+    sandbox = world.drive.sandbox
+    folder = sandbox.add_folder("photos")
+    poison = sandbox.add_file("a_poison.jpg", images.jpeg((300, 200)), parents=[folder])
+    sandbox.add_file("b_good.jpg", images.jpeg((200, 200)), parents=[folder])
+    source = (await world.connect(folder))["id"]
+    async with httpx.AsyncClient(transport=KilledOnDownload(poison), timeout=10) as http:
+        drive = DriveClient.from_settings(get_settings(), http)
+        for _ in range(sync.MAX_IMPORT_ATTEMPTS):
+            with pytest.raises(asyncio.CancelledError):
+                await sync.sync_source(drive, source)
+        result = await sync.sync_source(drive, source)  # the file is given up: the rest of the folder imports
+    assert result.as_dict() == {"imported": 1, "skipped": 1, "failed": 0, "sources": 1}
+    rows = {r["original_filename"]: r for r in await world.assets()}
+    assert (rows["b_good.jpg"]["status"], rows["a_poison.jpg"]["status"]) == ("ready", "failed")
+    assert rows["a_poison.jpg"]["import_attempts"] == sync.MAX_IMPORT_ATTEMPTS
+    assert "did not finish" in rows["a_poison.jpg"]["error"]
+
+    sandbox.update_file(poison, data=images.jpeg((320, 200)))  # changed: tried again, with a fresh count
+    assert (await world.tick())["imported"] == 1
+    assert {r["status"] for r in await world.assets()} == {"ready"}
+
+
 async def test_a_folder_that_is_no_longer_shared_marks_the_source(world: World) -> None:
     sandbox = world.drive.sandbox
     folder = sandbox.add_folder("photos")

@@ -14,8 +14,8 @@ database refuses updates of an asset's content). A changed Drive file becomes a 
 new row with a new id and new storage paths, which inherits the tags and match of the version
 before; that one is marked `superseded_at`, hidden from the library and from photo picking, and
 kept while a post or the workspace logo uses it. Superseded versions nothing uses any more are
-deleted with their files (`prune_superseded`, after each import and each sync). Deleting an
-asset keeps its files while a post still shows them.
+deleted with their files (`prune_superseded`, at the end of each Drive sync). Deleting an asset
+keeps its files while a post still shows them.
 """
 
 from __future__ import annotations
@@ -96,7 +96,8 @@ async def ingest_image(
 ) -> IngestResult:
     """Normalise `data` and store it as a ready asset, or return the existing asset with the same md5.
 
-    A duplicate gets the new tags added and, if it had no match, `match_id`.
+    A duplicate gets the new tags added and, if it had no match, `match_id`. With `drive_file_id`,
+    the file's current version (if any) is superseded by the new one, which keeps its tags and match.
 
     Raises:
         NotFoundError: the workspace does not exist.
@@ -129,7 +130,6 @@ async def ingest_image(
     row_params = _row_params(
         asset_id, workspace_id, source, filename, image, original_path, normalized_path, tags, match_id
     ) | {"uploaded_by": uploaded_by, "drive_source_id": drive_source_id, "drive_file_id": drive_file_id}
-    previous: Row | None = None
     try:
         async with db.transaction() as tx:
             await tx.execute(QUERIES["lock_md5"], params)
@@ -139,8 +139,7 @@ async def ingest_image(
                 row = await _merge(tx, existing, tags, match_id)
             else:
                 if drive_file_id is not None:
-                    previous = await _supersede(tx, workspace_id, drive_file_id)
-                    row_params |= _inherited(previous, row_params)
+                    row_params |= _inherited(await _supersede(tx, workspace_id, drive_file_id), row_params)
                 row = await tx.fetch_one(QUERIES["insert_ready"], row_params)
     except AppError:
         await _remove_objects(store, [original_path, normalized_path])
@@ -149,8 +148,6 @@ async def ingest_image(
     if existing is not None:
         await _remove_objects(store, [original_path, normalized_path])
         return IngestResult(row, created=False)
-    if previous is not None:
-        await prune_superseded(workspace_id, storage=store)
     return IngestResult(row, created=True)
 
 
@@ -369,8 +366,10 @@ async def record_drive_failure(
     size: int | None,
     error: str,
     transient: bool,
+    count_attempt: bool = True,
 ) -> None:
-    """Keep a Drive file that could not be imported as a `failed` asset (attempts counted).
+    """Keep a Drive file that could not be imported as a `failed` asset (attempts counted unless
+    `count_attempt` is False: the attempt was recorded when it started).
 
     The row sits beside the file's current ready version, which a failure never touches.
 
@@ -389,6 +388,7 @@ async def record_drive_failure(
             "bytes": size,
             "error": error[:500],
             "transient": transient,
+            "count_attempt": count_attempt,
         },
     )
 

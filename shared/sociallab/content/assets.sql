@@ -59,6 +59,7 @@ RETURNING *;
 -- A Drive file that could not be imported: kept as a `failed` row beside the file's current ready
 -- version (if any), so it is not retried until its content changes. Transient failures are
 -- retried by the sync up to a bound (see sociallab.drive.sync); new content starts the count again.
+-- `count_attempt` is false when the attempt was already counted (by its "import started" record).
 INSERT INTO public.media_assets AS a (
     workspace_id, source, drive_source_id, drive_file_id, original_filename, md5, mime_type, bytes,
     status, error, error_transient, import_attempts
@@ -70,7 +71,9 @@ INSERT INTO public.media_assets AS a (
 ON CONFLICT (workspace_id, drive_file_id, status) WHERE superseded_at IS NULL DO UPDATE
 SET drive_source_id = EXCLUDED.drive_source_id,
     original_filename = coalesce(EXCLUDED.original_filename, a.original_filename),
-    import_attempts = CASE WHEN EXCLUDED.md5 IS DISTINCT FROM a.md5 THEN 1 ELSE a.import_attempts + 1 END,
+    import_attempts = CASE WHEN EXCLUDED.md5 IS DISTINCT FROM a.md5 THEN 1
+                           WHEN %(count_attempt)s::boolean THEN a.import_attempts + 1
+                           ELSE a.import_attempts END,
     md5 = EXCLUDED.md5,
     mime_type = coalesce(EXCLUDED.mime_type, a.mime_type),
     bytes = coalesce(EXCLUDED.bytes, a.bytes),

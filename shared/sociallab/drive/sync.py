@@ -13,7 +13,11 @@ stays as it is while a post uses it; see `content.assets`). A failure is recorde
 row beside the current version and counted, never raised: permanent ones (not an image,
 undecodable, too large, gone) are not tried again until the file's content (md5) changes; a
 rename or another metadata change does not count. Transient ones (Drive 429/5xx, network,
-storage) are retried by later syncs, at most `MAX_IMPORT_ATTEMPTS` times per content.
+storage) are retried by later syncs, at most `MAX_IMPORT_ATTEMPTS` times per content. Each
+download is counted as an attempt before it starts, so a file that kills the instance (memory)
+stops being tried after that many runs instead of taking every later run, and every other
+workspace's sync behind it, down. A sync ends by deleting the workspace's old versions that
+nothing uses any more.
 
 Overlapping syncs of one source (scheduler, push notification, "sync now") are kept apart by a
 lease on the source row; the loser skips it.
@@ -36,6 +40,7 @@ log = get_logger(__name__)
 QUERIES = load_queries(Path(__file__).with_suffix(".sql"))
 
 MAX_IMPORT_ATTEMPTS = 3
+INTERRUPTED = "The import did not finish (the instance stopped while importing this file)."
 LEASE_SECONDS = 15 * 60
 
 
@@ -176,6 +181,9 @@ async def import_file(drive: DriveClient, source: Row, item: dict[str, Any], *, 
     size = int(item["size"]) if str(item.get("size", "")).isdigit() else None
     if size is not None and size > MAX_BYTES:
         return await _fail(source, item, f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB.", transient=False)
+    # Counted before it starts: a file that kills the instance (memory) leaves this record, so it is
+    # retried a bounded number of times instead of taking every later run down with it.
+    await _record(source, item, INTERRUPTED, transient=True, count_attempt=True)
     try:
         data = await drive.download(file_id, max_bytes=MAX_BYTES)
         ingested = await assets.ingest_image(
@@ -187,16 +195,25 @@ async def import_file(drive: DriveClient, source: Row, item: dict[str, Any], *, 
             drive_file_id=file_id,
         )
     except DriveError as exc:
-        return await _fail(source, item, exc.message, transient=exc.transient)
+        return await _fail(source, item, exc.message, transient=exc.transient, counted=True)
     except DependencyUnavailableError as exc:  # storage or database hiccup: worth another try
-        return await _fail(source, item, exc.message, transient=True)
+        return await _fail(source, item, exc.message, transient=True, counted=True)
     except AppError as exc:  # 413/415/422 from intake: the file itself is the problem
-        return await _fail(source, item, exc.message, transient=False)
-    return "imported" if ingested.created else "skipped"
+        return await _fail(source, item, exc.message, transient=False, counted=True)
+    if not ingested.created:  # the same bytes were already a photo: nothing left to retry
+        await assets.settle_drive_failure(workspace_id=workspace_id, drive_file_id=file_id)
+        return "skipped"
+    return "imported"
 
 
-async def _fail(source: Row, item: dict[str, Any], error: str, *, transient: bool) -> str:
+async def _fail(source: Row, item: dict[str, Any], error: str, *, transient: bool, counted: bool = False) -> str:
+    """Record why the file was not imported; `counted`: its attempt was recorded when it started."""
     log.info("drive file not imported", extra={"drive_file_id": item.get("id"), "transient": transient})
+    await _record(source, item, error, transient=transient, count_attempt=not counted)
+    return "failed"
+
+
+async def _record(source: Row, item: dict[str, Any], error: str, *, transient: bool, count_attempt: bool) -> None:
     try:
         await assets.record_drive_failure(
             workspace_id=str(source["workspace_id"]),
@@ -208,7 +225,7 @@ async def _fail(source: Row, item: dict[str, Any], error: str, *, transient: boo
             size=int(item["size"]) if str(item.get("size", "")).isdigit() else None,
             error=error,
             transient=transient,
+            count_attempt=count_attempt,
         )
     except AppError as exc:
         log.warning("could not record a drive failure", extra={"error": exc.code})
-    return "failed"
