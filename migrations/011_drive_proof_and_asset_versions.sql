@@ -16,11 +16,12 @@ ALTER TABLE public.drive_sources
         DEFAULT 'sociallab-verify-' || replace(gen_random_uuid()::text, '-', ''),
     ADD COLUMN verified_at timestamptz;
 
+ALTER TABLE public.drive_sources DROP CONSTRAINT drive_sources_status_check;
+ALTER TABLE public.drive_sources ALTER COLUMN status SET DEFAULT 'pending';
+
 -- Sources connected before this migration were never proven: they wait for the same proof.
 UPDATE public.drive_sources SET status = 'pending';
 
-ALTER TABLE public.drive_sources ALTER COLUMN status SET DEFAULT 'pending';
-ALTER TABLE public.drive_sources DROP CONSTRAINT drive_sources_status_check;
 ALTER TABLE public.drive_sources
     ADD CONSTRAINT drive_sources_status_check CHECK (status IN ('pending', 'active', 'error', 'paused')),
     ADD CONSTRAINT drive_sources_verified_check CHECK ((status = 'pending') = (verified_at IS NULL)),
