@@ -1,5 +1,9 @@
 """`drive-sync`: connect Drive folders and import their photos (API.md "drive-sync").
 
+Connecting takes two calls (see `sociallab.drive.sources`): `POST /sources` answers a pending
+source naming the verification file to create in the folder; `POST /sources/{id}/verify` finds it
+and activates the source. Pending sources never import.
+
 `POST /` takes either caller on one route, as API.md lists it: Cloud Scheduler (`{}` syncs every
 active source; `{source_id}` one) or a signed-in editor (`{source_id}` required, "sync now").
 """
@@ -16,10 +20,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sociallab.config import Settings
-from sociallab.drive import sync
+from sociallab.drive import sources, sync
 from sociallab.drive.client import DriveClient
 from sociallab.errors import RequestValidationError
-from sociallab.http import Call, RequestModel, Router
+from sociallab.http import Call, RequestModel, Router, json_response
 
 router = Router("drive-sync", schedule_seconds=15 * 60, description="Import photos from connected Drive folders.")
 
@@ -44,15 +48,23 @@ class SyncBody(RequestModel):
 
 
 @router.post("/sources", body=SourceBody, role="editor", status=201)
-async def add_source(call: Call) -> dict[str, Any]:
-    """Connect a Drive folder (checks the service account can read it)."""
-    source = await sync.add_source(
+async def add_source(call: Call) -> Response:
+    """Connect a Drive folder: 201 a pending source naming its verification file (200: the one already pending)."""
+    source, created = await sources.add_source(
         drive_client(call.settings, max_attempts=2),  # someone is waiting: one quick retry at most
         workspace_id=str(call.body.workspace_id),
         folder_id=call.body.folder_id,
         user_id=call.user_id,
     )
-    return sync.source_view(source)
+    return json_response(sources.source_view(source), 201 if created else 200)
+
+
+@router.post("/sources/{source_id:uuid}/verify")
+async def verify_source(call: Call) -> dict[str, Any]:
+    """Activate a pending source once its verification file is in the folder (409 until then)."""
+    source = await sources.source_for_user(call.params["source_id"], call.user_id)
+    verified = await sources.verify_source(drive_client(call.settings, max_attempts=2), source)
+    return sources.source_view(verified)
 
 
 @router.post("/", auth=("scheduler", "user"), body=SyncBody)
@@ -64,7 +76,7 @@ async def run_sync(call: Call) -> dict[str, int]:
             raise RequestValidationError(
                 "source_id is required.", details=[{"field": "source_id", "message": "Field required"}]
             )
-        await sync.source_for_user(source_id, call.user.id)
+        sources.require_verified(await sources.source_for_user(source_id, call.user.id))
     drive = drive_client(call.settings)
     result = await sync.sync_source(drive, source_id) if source_id else await sync.sync_all(drive)
     return result.as_dict()
@@ -74,7 +86,7 @@ async def run_sync(call: Call) -> dict[str, int]:
 async def notification(call: Call) -> dict[str, Any]:
     """A Drive push notification (X-Goog-Channel-Token checked); 'sync' messages are acknowledged."""
     headers = call.request.headers
-    source_id = await sync.source_for_notification(
+    source_id = await sources.source_for_notification(
         headers.get("x-goog-channel-id"), headers.get("x-goog-channel-token")
     )
     if headers.get("x-goog-resource-state") == "sync":

@@ -84,3 +84,31 @@ def test_connecting_instagram_from_the_preview_as_a_person_would(product: DevSer
     again = httpx.get(str(done.url))
     assert again.status_code == 400 and "already used" in again.text
     assert "Instagram accounts (1)" in httpx.get(f"{base}/").text  # reconnected, not duplicated
+
+
+def test_drive_folders_connect_after_proof_of_access(product: DevServer, tmp_path: Path) -> None:
+    product.wait_for_line("bearer token")
+    user = {"Authorization": f"Bearer {product.next_line().strip()}"}
+    secret = json.loads((tmp_path / "data" / "dev-secrets.json").read_text())["SCHEDULER_SECRET"]
+    scheduler = {"Authorization": f"Bearer {secret}"}
+    base, drive = product.base_url, f"{product.base_url}/sandbox/drive/_sandbox"
+
+    # the seed connected and verified the demo folder: the scheduler's run syncs it
+    tick = httpx.post(f"{base}/drive-sync/", json={}, headers=scheduler, timeout=60)
+    assert tick.status_code == 200 and tick.json()["sources"] == 1, tick.text
+
+    # another folder, as a club connects it: pending until the verification file is in the folder
+    folder = httpx.post(f"{drive}/folders", json={"name": "Away day"}).json()["id"]
+    added = httpx.post(
+        f"{base}/drive-sync/sources", json={"workspace_id": DEMO_WORKSPACE, "folder_id": folder}, headers=user
+    )
+    assert added.status_code == 201 and added.json()["status"] == "pending", added.text
+    source = added.json()
+    verify = f"{base}/drive-sync/sources/{source['id']}/verify"
+    assert httpx.post(verify, headers=user).status_code == 409
+    name = source["verification"]["file_name"]
+    assert httpx.post(f"{drive}/files", json={"name": name, "parent": folder}).status_code == 201
+    verified = httpx.post(verify, headers=user)
+    assert verified.status_code == 200 and verified.json()["status"] == "active", verified.text
+    synced = httpx.post(f"{base}/drive-sync/", json={"source_id": source["id"]}, headers=user, timeout=60)
+    assert synced.status_code == 200 and synced.json()["sources"] == 1, synced.text

@@ -97,7 +97,14 @@ async def create_instagram_account(tx: Tx, workspace_id: Id, **overrides: Any) -
 
 
 async def create_drive_source(tx: Tx, workspace_id: Id, **overrides: Any) -> Row:
-    values = {"workspace_id": workspace_id, "folder_id": _unique("folder"), "folder_name": "Match photos"}
+    """A verified, active source (`status="pending", verified_at=None` for one waiting for its proof)."""
+    values = {
+        "workspace_id": workspace_id,
+        "folder_id": _unique("folder"),
+        "folder_name": "Match photos",
+        "status": "active",
+        "verified_at": _now(),
+    }
     return await insert(tx, "drive_sources", {**values, **overrides})
 
 

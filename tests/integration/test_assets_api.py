@@ -283,6 +283,10 @@ async def test_delete_is_refused_while_a_scheduled_post_uses_the_photo(
     async with world.db.transaction() as tx:
         post = await factories.create_post(tx, world.ws, status=status)  # type: ignore[arg-type]
         await factories.add_post_media(tx, post, asset_id=body["id"])
+    [row] = await world.rows()
     response = await world.client.delete(f"/{body['id']}", headers=auth(world.editor))
     assert response.status_code == expected, response.text
     assert len(await world.rows()) == (1 if expected == 409 else 0)
+    # the post still shows (and may later publish) the photo: its files stay
+    storage = get_storage()
+    assert await storage.exists(row["normalized_path"]) and await storage.exists(row["original_path"])

@@ -47,12 +47,24 @@ class World:
     viewer: str
     stranger: str
 
+    async def add_source(self, folder_id: str, *, ws: str | None = None, user: str | None = None) -> httpx.Response:
+        body = {"workspace_id": ws or self.ws, "folder_id": folder_id}
+        return await self.client.post("/sources", json=body, headers=auth(user or self.editor))
+
+    async def verify(self, source_id: str, user: str | None = None) -> httpx.Response:
+        return await self.client.post(f"/sources/{source_id}/verify", headers=auth(user or self.editor))
+
     async def connect(self, folder_id: str) -> dict[str, Any]:
-        response = await self.client.post(
-            "/sources", json={"workspace_id": self.ws, "folder_id": folder_id}, headers=auth(self.editor)
-        )
+        """The whole flow a club goes through: connect, create the verification file, verify."""
+        response = await self.add_source(folder_id)
         assert response.status_code == 201, response.text
-        return response.json()
+        pending = response.json()
+        self.drive.sandbox.add_file(
+            pending["verification"]["file_name"], b"", parents=[folder_id], mime_type="text/plain"
+        )
+        verified = await self.verify(pending["id"])
+        assert verified.status_code == 200, verified.text
+        return verified.json()
 
     async def tick(self) -> dict[str, int]:
         response = await self.client.post("/", json={}, headers=SCHEDULER)
@@ -128,6 +140,74 @@ async def test_connecting_a_folder_checks_it_can_be_read(world: World) -> None:
     assert (await post(sandbox.add_folder("y"))).status_code == 503
 
 
+async def test_a_folder_is_connected_only_after_proof_of_access(world: World) -> None:
+    sandbox = world.drive.sandbox
+    folder, elsewhere = sandbox.add_folder("Match photos"), sandbox.add_folder("Mine")
+    sandbox.add_file("goal.jpg", images.jpeg(), parents=[folder])
+    response = await world.add_source(folder)
+    assert response.status_code == 201, response.text
+    pending = response.json()
+    name = pending["verification"]["file_name"]
+    assert pending["status"] == "pending" and pending["folder_name"] is None  # nothing revealed before proof
+    assert name.startswith("sociallab-verify-") and len(name) >= len("sociallab-verify-") + 32
+    assert (await world.source(pending["id"]))["verified_at"] is None
+
+    # asking again shows the same instructions; another source gets another secret
+    again = await world.add_source(folder)
+    assert again.status_code == 200 and again.json()["verification"]["file_name"] == name
+    other = (await world.add_source(elsewhere)).json()
+    assert other["verification"]["file_name"] != name
+
+    # a pending source never imports: not on the scheduler's tick, not on "sync now"
+    assert await world.tick() == {"imported": 0, "skipped": 0, "failed": 0, "sources": 0}
+    sync_now = await world.client.post("/", json={"source_id": pending["id"]}, headers=auth(world.editor))
+    assert sync_now.status_code == 409 and name in sync_now.json()["error"]["message"]
+    assert await world.assets() == []
+
+    # the file must be in that folder, not trashed, with exactly that name
+    missing = await world.verify(pending["id"])
+    assert missing.status_code == 409, missing.text
+    assert name in missing.json()["error"]["message"]
+    sandbox.add_file(name, b"", parents=[elsewhere], mime_type="text/plain")
+    sandbox.add_file(name + "x", b"", parents=[folder], mime_type="text/plain")
+    trashed = sandbox.add_file(name, b"", parents=[folder], mime_type="text/plain")
+    sandbox.update_file(trashed, trashed=True)
+    assert (await world.verify(pending["id"])).status_code == 409
+    assert (await world.verify(pending["id"], world.viewer)).status_code == 403
+    assert (await world.verify(pending["id"], world.stranger)).status_code == 404
+
+    sandbox.add_file(name, b"", parents=[folder], mime_type="application/vnd.google-apps.document")
+    verified = await world.verify(pending["id"])
+    assert verified.status_code == 200, verified.text
+    body = verified.json()
+    assert (body["status"], body["folder_name"], body["verification"]) == ("active", "Match photos", None)
+    assert (await world.source(pending["id"]))["verified_at"] is not None
+    assert (await world.verify(pending["id"])).json()["status"] == "active"  # verifying again changes nothing
+    assert (await world.tick())["imported"] == 1
+    assert [r["original_filename"] for r in await world.assets()] == ["goal.jpg"]
+
+
+async def test_another_workspace_cannot_import_a_folder_it_does_not_control(world: World) -> None:
+    sandbox = world.drive.sandbox
+    folder = sandbox.add_folder("A's photos")
+    sandbox.add_file("a.jpg", images.jpeg(), parents=[folder])
+    mine = await world.connect(folder)  # workspace A proves access; its verification file stays there
+    async with world.db.transaction() as tx:
+        other_ws = await tx.fetch_val(
+            "SELECT workspace_id FROM workspace_members WHERE user_id = %(u)s", {"u": world.stranger}
+        )
+    theirs = await world.add_source(folder, ws=str(other_ws), user=world.stranger)
+    assert theirs.status_code == 201, theirs.text
+    source_id = theirs.json()["id"]
+    assert (await world.verify(source_id, world.stranger)).status_code == 409  # A's file proves nothing for B
+    assert (await world.verify(source_id, world.editor)).status_code == 404
+    assert (await world.tick())["sources"] == 1  # A's source only
+    sync_now = await world.client.post("/", json={"source_id": source_id}, headers=auth(world.stranger))
+    assert sync_now.status_code == 409
+    imported = await world.db.fetch_all("SELECT workspace_id, drive_source_id FROM media_assets WHERE status = 'ready'")
+    assert [(str(r["workspace_id"]), str(r["drive_source_id"])) for r in imported] == [(world.ws, mine["id"])]
+
+
 # --- syncing --------------------------------------------------------------------------------------
 
 
@@ -182,13 +262,14 @@ async def test_later_syncs_follow_changes_in_the_folder_only(world: World) -> No
     assert len([c for c in sandbox.requests if c[1] == "/drive/v3/files"]) == lists_before  # no relisting
     assert sandbox.calls("/drive/v3/changes?") == [] and sandbox.calls("/drive/v3/changes")
 
-    # a changed file is re-imported into the same row
+    # a changed file is a new version; the old one, used by nothing, goes
     [two] = [r for r in await world.assets() if r["original_filename"] == "2.jpg"]
     [file_two] = [f.id for f in sandbox.files.values() if f.name == "2.jpg"]
     sandbox.update_file(file_two, data=images.jpeg((250, 100)))
     assert (await world.tick())["imported"] == 1
     [again] = [r for r in await world.assets() if r["original_filename"] == "2.jpg"]
-    assert again["id"] == two["id"] and again["width"] == 250 and again["md5"] != two["md5"]
+    assert again["id"] != two["id"] and again["width"] == 250 and again["md5"] != two["md5"]
+    assert again["drive_file_id"] == two["drive_file_id"] and again["superseded_at"] is None
     assert (await world.source(source["id"]))["status"] == "active"
 
 
@@ -237,6 +318,44 @@ async def test_transient_failures_are_retried_a_bounded_number_of_times(world: W
             await sync.sync_source(drive, source)
     [b] = [r for r in await world.assets() if r["original_filename"] == "b.jpg"]
     assert (b["status"], b["import_attempts"]) == ("failed", sync.MAX_IMPORT_ATTEMPTS)
+
+
+class KilledOnDownload(httpx.AsyncBaseTransport):
+    """The network as an instance sees it that dies (out of memory, killed) while it imports one file."""
+
+    def __init__(self, file_id: str) -> None:
+        self.file_id, self.inner = file_id, httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("alt") == "media" and request.url.path.endswith(self.file_id):
+            raise asyncio.CancelledError  # nothing after this point runs in a dead instance
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_a_file_that_kills_the_import_is_given_up_until_it_changes(world: World) -> None:
+    sandbox = world.drive.sandbox
+    folder = sandbox.add_folder("photos")
+    poison = sandbox.add_file("a_poison.jpg", images.jpeg((300, 200)), parents=[folder])
+    sandbox.add_file("b_good.jpg", images.jpeg((200, 200)), parents=[folder])
+    source = (await world.connect(folder))["id"]
+    async with httpx.AsyncClient(transport=KilledOnDownload(poison), timeout=10) as http:
+        drive = DriveClient.from_settings(get_settings(), http)
+        for _ in range(sync.MAX_IMPORT_ATTEMPTS):
+            with pytest.raises(asyncio.CancelledError):
+                await sync.sync_source(drive, source)
+        result = await sync.sync_source(drive, source)  # the file is given up: the rest of the folder imports
+    assert result.as_dict() == {"imported": 1, "skipped": 1, "failed": 0, "sources": 1}
+    rows = {r["original_filename"]: r for r in await world.assets()}
+    assert (rows["b_good.jpg"]["status"], rows["a_poison.jpg"]["status"]) == ("ready", "failed")
+    assert rows["a_poison.jpg"]["import_attempts"] == sync.MAX_IMPORT_ATTEMPTS
+    assert "did not finish" in rows["a_poison.jpg"]["error"]
+
+    sandbox.update_file(poison, data=images.jpeg((320, 200)))  # changed: tried again, with a fresh count
+    assert (await world.tick())["imported"] == 1
+    assert {r["status"] for r in await world.assets()} == {"ready"}
 
 
 async def test_a_folder_that_is_no_longer_shared_marks_the_source(world: World) -> None:

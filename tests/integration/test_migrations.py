@@ -197,3 +197,23 @@ def test_the_command_line(empty_database_url: str) -> None:
     assert applied.stdout.splitlines() == [f"applied {name}" for name in _files()]
     current = _cli(empty_database_url, "--status")
     assert (current.returncode, current.stdout.strip()) == (0, "up to date")
+
+
+def test_drive_sources_connected_before_011_must_prove_access(empty_database_url: str, migrations_copy: Path) -> None:
+    for later in migrations_copy.glob("*.sql"):
+        if later.name >= "011":
+            later.unlink()
+    migrate.apply(empty_database_url, migrations_copy)
+    with psycopg.connect(empty_database_url) as conn:
+        ws = conn.execute("INSERT INTO workspaces (name) VALUES ('Old FC') RETURNING id").fetchone()
+        assert ws is not None
+        for folder, status in (("f-active", "active"), ("f-paused", "paused")):
+            conn.execute(
+                "INSERT INTO drive_sources (workspace_id, folder_id, status) VALUES (%s, %s, %s)",
+                (ws[0], folder, status),
+            )
+    migrate.apply(empty_database_url, MIGRATIONS)
+    rows = _fetch(empty_database_url, "SELECT status, verified_at, verification_name FROM drive_sources")
+    assert [(status, verified) for status, verified, _ in rows] == [("pending", None), ("pending", None)]
+    names = {name for _, _, name in rows}
+    assert len(names) == 2 and all(re.fullmatch(r"sociallab-verify-[0-9a-f]{32}", n) for n in names)

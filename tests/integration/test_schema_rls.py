@@ -20,6 +20,7 @@ from sociallab.errors import AppError, ConflictError, PermissionDeniedError, Unp
 from tests.integration.factories import (
     SeededWorkspace,
     add_post_event,
+    create_drive_source,
     create_instagram_account,
     create_post,
     create_template,
@@ -323,6 +324,34 @@ async def test_editors_write_their_workspace(db: Database, seeded: tuple[SeededW
         assert await tx.execute("UPDATE notifications SET read_at = now() WHERE workspace_id = %(ws)s", p) == 1
 
 
+async def test_drive_sources_are_connected_only_through_drive_sync(
+    db: Database, seeded: tuple[SeededWorkspace, SeededWorkspace]
+) -> None:
+    """Editors cannot skip the proof of access: no inserts, no switching a pending source on."""
+    a, _ = seeded
+    async with db.transaction() as tx:
+        pending = await create_drive_source(tx, a.id, status="pending", verified_at=None)
+        p = _params(a) | {"pending": pending["id"]}
+        await _as_user(tx, a.editor)
+        denied: list[LiteralString] = [
+            "INSERT INTO drive_sources (workspace_id, folder_id) VALUES (%(ws)s, 'another-clubs-folder')",
+            "INSERT INTO drive_sources (workspace_id, folder_id, status, verified_at)"
+            " VALUES (%(ws)s, 'another-clubs-folder', 'active', now())",
+            "UPDATE drive_sources SET verified_at = now(), status = 'active' WHERE id = %(pending)s",
+            "UPDATE drive_sources SET folder_id = 'another-clubs-folder' WHERE id = %(source)s",
+            "UPDATE drive_sources SET verification_name = 'known' WHERE id = %(pending)s",
+            "UPDATE drive_sources SET status = 'pending' WHERE id = %(source)s",
+        ]
+        for query in denied:
+            assert isinstance(await attempt(tx, query, p), PermissionDeniedError), query
+        assert await attempt(tx, "UPDATE drive_sources SET status = 'active' WHERE id = %(pending)s", p) == 0
+        # what is left: pausing and resuming a verified source, and disconnecting any
+        assert await attempt(tx, "UPDATE drive_sources SET status = 'paused' WHERE id = %(source)s", p) == 1
+        assert await attempt(tx, "UPDATE drive_sources SET status = 'active' WHERE id = %(source)s", p) == 1
+        assert await tx.fetch_val("SELECT verification_name FROM drive_sources WHERE id = %(pending)s", p)
+        assert await attempt(tx, "DELETE FROM drive_sources WHERE id = %(pending)s", p) == 1
+
+
 async def test_editors_cannot_drive_the_publishing_state_machine(
     db: Database, seeded: tuple[SeededWorkspace, SeededWorkspace]
 ) -> None:
@@ -516,8 +545,15 @@ BAD_VALUES: list[tuple[LiteralString, str]] = [
     ),
     ("UPDATE drive_sources SET status = 'broken' WHERE id = %(source)s", "drive_sources_status_check"),
     ("UPDATE media_assets SET source = 'camera' WHERE id = %(asset)s", "media_assets_source_check"),
-    ("UPDATE media_assets SET status = 'lost' WHERE id = %(asset)s", "media_assets_status_check"),
-    ("UPDATE media_assets SET md5 = 'nope' WHERE id = %(asset)s", "media_assets_md5_check"),
+    # (a ready asset's content cannot be updated at all: media_assets_content_immutable)
+    (
+        "INSERT INTO media_assets (workspace_id, source, status) VALUES (%(ws)s, 'upload', 'lost')",
+        "media_assets_status_check",
+    ),
+    (
+        "INSERT INTO media_assets (workspace_id, source, md5, status) VALUES (%(ws)s, 'upload', 'nope', 'failed')",
+        "media_assets_md5_check",
+    ),
     ("UPDATE templates SET format = 'landscape' WHERE id = %(template)s", "templates_format_check"),
     ("UPDATE workspace_members SET role = 'admin' WHERE user_id = %(viewer)s", "workspace_members_role_check"),
     ("UPDATE workspaces SET primary_color = 'red' WHERE id = %(ws)s", "workspaces_primary_color_check"),

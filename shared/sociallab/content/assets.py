@@ -7,8 +7,15 @@
 Storage layout: `workspaces/<ws>/assets/<asset id>/original.<ext>` (the bytes as received) and
 `.../normalized.jpg` (the sRGB JPEG every other part reads). Dedupe: the same bytes (md5) in the
 same workspace are one asset; a concurrent second upload waits on an advisory lock and gets the
-first one's row. Drive imports are also unique per Drive file id (a changed file is re-imported
-into the same row, which keeps its id, tags and match).
+first one's row.
+
+A ready asset never changes: a post approved with a photo publishes exactly those bytes (the
+database refuses updates of an asset's content). A changed Drive file becomes a new version: a
+new row with a new id and new storage paths, which inherits the tags and match of the version
+before; that one is marked `superseded_at`, hidden from the library and from photo picking, and
+kept while a post or the workspace logo uses it. Superseded versions nothing uses any more are
+deleted with their files (`prune_superseded`, at the end of each Drive sync). Deleting an asset
+keeps its files while a post still shows them.
 """
 
 from __future__ import annotations
@@ -89,7 +96,8 @@ async def ingest_image(
 ) -> IngestResult:
     """Normalise `data` and store it as a ready asset, or return the existing asset with the same md5.
 
-    A duplicate gets the new tags added and, if it had no match, `match_id`.
+    A duplicate gets the new tags added and, if it had no match, `match_id`. With `drive_file_id`,
+    the file's current version (if any) is superseded by the new one, which keeps its tags and match.
 
     Raises:
         NotFoundError: the workspace does not exist.
@@ -112,14 +120,8 @@ async def ingest_image(
         existing = await tx.fetch_one(QUERIES["ready_by_md5"], params)
         if existing is not None:
             return IngestResult(await _merge(tx, existing, tags, match_id), created=False)
-        previous = None
-        if drive_file_id is not None:
-            previous = await tx.fetch_one(
-                QUERIES["by_drive_file"], {"workspace_id": workspace_id, "drive_file_id": drive_file_id}
-            )
     image = await process_image(data, timezone=zone)
-    # A Drive file seen before (failed, or changed since) keeps its row and its id.
-    asset_id = str(previous["id"]) if previous else str(uuid.uuid4())
+    asset_id = str(uuid.uuid4())  # a new version never reuses the paths of an older one
     original_path, normalized_path = asset_paths(workspace_id, asset_id, image.extension)
     await asyncio.gather(
         store.put(original_path, data, image.mime_type),
@@ -136,21 +138,54 @@ async def ingest_image(
             if existing is not None:  # the same bytes arrived concurrently
                 row = await _merge(tx, existing, tags, match_id)
             else:
+                if drive_file_id is not None:
+                    row_params |= _inherited(await _supersede(tx, workspace_id, drive_file_id), row_params)
                 row = await tx.fetch_one(QUERIES["insert_ready"], row_params)
     except AppError:
-        if previous is None:
-            await _remove_objects(store, [original_path, normalized_path])
+        await _remove_objects(store, [original_path, normalized_path])
         raise
     assert row is not None
     if existing is not None:
-        if previous is None:
-            await _remove_objects(store, [original_path, normalized_path])
+        await _remove_objects(store, [original_path, normalized_path])
         return IngestResult(row, created=False)
-    stale = previous["original_path"] if previous else None
-    if stale and stale != original_path:
-        await _remove_objects(store, [stale])
-    row.pop("inserted", None)
     return IngestResult(row, created=True)
+
+
+async def _supersede(tx: Any, workspace_id: str, drive_file_id: str) -> Row | None:
+    """Set the Drive file's current version aside (and settle its failure record); returns that version."""
+    keys = {"workspace_id": workspace_id, "drive_file_id": drive_file_id}
+    await tx.execute(QUERIES["lock_drive_file"], keys)
+    await tx.execute(QUERIES["delete_failure_record"], keys)
+    row: Row | None = await tx.fetch_one(QUERIES["supersede_current_version"], keys)
+    return row
+
+
+def _inherited(previous: Row | None, params: dict[str, Any]) -> dict[str, Any]:
+    """What a new version keeps of the one before: its tags, its match, its capture time if it has none."""
+    if previous is None:
+        return {}
+    return {
+        "tags": sorted(set(previous["tags"]) | set(params["tags"])),
+        "match_id": params["match_id"] or previous["match_id"],
+        "taken_at": params["taken_at"] or previous["taken_at"],
+    }
+
+
+async def prune_superseded(workspace_id: str, *, limit: int = 50, storage: Storage | None = None) -> int:
+    """Delete old Drive versions of the workspace that no post and not the logo uses, with their files.
+
+    Returns how many went. Storage failures are logged, not raised (the rows are gone either way).
+
+    Raises:
+        DependencyUnavailableError: the database is unreachable.
+    """
+    params: dict[str, Any] = {"workspace_id": workspace_id, "limit": limit}
+    async with get_db().transaction() as tx:
+        ids = [str(r["id"]) for r in await tx.fetch_all(QUERIES["lock_unused_superseded"], params)]
+        gone = await tx.fetch_all(QUERIES["delete_unused_superseded"], params | {"ids": ids}) if ids else []
+    paths = [p for row in gone for p in (row["original_path"], row["normalized_path"]) if p]
+    await _remove_objects(storage or get_storage(), paths)
+    return len(gone)
 
 
 async def _merge(tx: Any, existing: Row, tags: list[str], match_id: str | None) -> Row:
@@ -296,7 +331,7 @@ async def read_normalized(asset: Row, storage: Storage | None = None) -> bytes:
 
 
 async def delete_asset(asset_id: str, *, user_id: str, storage: Storage | None = None) -> None:
-    """Delete an asset and its storage objects, as an editor of its workspace.
+    """Delete an asset, as an editor of its workspace, and its storage objects unless a post uses them.
 
     Raises:
         NotFoundError: no such asset, or it belongs to a workspace the user is not a member of.
@@ -313,9 +348,11 @@ async def delete_asset(asset_id: str, *, user_id: str, storage: Storage | None =
         post = await tx.fetch_one(QUERIES["in_use_by_scheduled_post"], params)
         if post is not None:
             raise ConflictError(f"The photo is used by a {post['status']} post ({post['id']}); cancel it first.")
+        keep_files = await tx.fetch_val(QUERIES["used_by_a_post"], params)
         await tx.execute(QUERIES["delete_asset"], params)
-    paths = [p for p in (row["original_path"], row["normalized_path"]) if p]
-    await _remove_objects(storage or get_storage(), paths)
+    if not keep_files:  # a draft or a published post still shows these files
+        paths = [p for p in (row["original_path"], row["normalized_path"]) if p]
+        await _remove_objects(storage or get_storage(), paths)
 
 
 async def record_drive_failure(
@@ -329,10 +366,15 @@ async def record_drive_failure(
     size: int | None,
     error: str,
     transient: bool,
+    count_attempt: bool = True,
 ) -> None:
-    """Keep a Drive file that could not be imported as a `failed` asset (attempts counted).
+    """Keep a Drive file that could not be imported as a `failed` asset (attempts counted unless
+    `count_attempt` is False: the attempt was recorded when it started).
 
-    A ready asset for the same Drive file is never overwritten by a failure.
+    The row sits beside the file's current ready version, which a failure never touches.
+
+    Raises:
+        DependencyUnavailableError: the database is unreachable.
     """
     await get_db().execute(
         QUERIES["record_failure"],
@@ -346,5 +388,17 @@ async def record_drive_failure(
             "bytes": size,
             "error": error[:500],
             "transient": transient,
+            "count_attempt": count_attempt,
         },
+    )
+
+
+async def settle_drive_failure(*, workspace_id: str, drive_file_id: str) -> None:
+    """Forget the failure record of a Drive file whose content is imported after all.
+
+    Raises:
+        DependencyUnavailableError: the database is unreachable.
+    """
+    await get_db().execute(
+        QUERIES["delete_failure_record"], {"workspace_id": workspace_id, "drive_file_id": drive_file_id}
     )

@@ -1,13 +1,18 @@
 """Demo content for `make run`: built-in templates, the sandbox Instagram account, sample photos,
-and generated posts (one of them scheduled a minute ahead, so the local cron publishes it).
+generated posts (one of them scheduled a minute ahead, so the local cron publishes it) and the
+sandbox's demo Drive folder, connected and verified the way a club does it.
 
 Everything is idempotent: photos dedupe by md5, posts by their `dedupe_key`, the account by its
-Instagram user id. A second `make run` adds nothing.
+Instagram user id, the Drive source by its (fixed) folder id. A second `make run` adds nothing.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+
+import httpx
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from sociallab.config import get_settings
 from sociallab.content.assets import ingest_image
@@ -16,8 +21,11 @@ from sociallab.content.generate import GenerateBody, Generator
 from sociallab.content.templates import sync_builtin_templates
 from sociallab.db import Database
 from sociallab.dev.photos import match_photo
-from sociallab.dev.sandboxes import DEMO_IG_USER_ID, DEMO_IG_USERNAME
+from sociallab.dev.sandboxes import DEMO_IG_USER_ID, DEMO_IG_USERNAME, Sandboxes
 from sociallab.dev.seed import DEMO_FINISHED_MATCH_ID, DEMO_MATCH_ID, DEMO_USER_ID, DEMO_WORKSPACE_ID
+from sociallab.drive import sources
+from sociallab.drive.client import FOLDER_MIME, DriveClient
+from sociallab.errors import ConflictError
 from sociallab.instagram.accounts import store_token
 from sociallab.logging import get_logger
 from sociallab.scheduling.posts import DuplicatePostError
@@ -98,3 +106,32 @@ async def seed_demo_content(db: Database, *, instagram_token: str | None) -> lis
         except DuplicatePostError:
             continue
     return made
+
+
+async def connect_demo_drive_folder(sandboxes: Sandboxes) -> bool:
+    """Connect the Drive sandbox's demo folder to the demo workspace through the same calls as
+    `POST /drive-sync/sources` and `.../verify`, creating the verification file in the folder as a
+    club would. Returns whether it was connected now (False: no sandbox, or connected before).
+
+    The dev server does not serve yet, so the Drive client reaches the sandbox in process, at the
+    same URLs DRIVE_API_URL and the key's token_uri name.
+
+    Raises:
+        AppError: the sandbox or the database refused (a bug in the demo, not a user error).
+    """
+    if sandboxes.drive is None or sandboxes.drive_folder_id is None:
+        return False
+    folder = sandboxes.drive_folder_id
+    app = Starlette(routes=[Mount("/sandbox/drive", app=sandboxes.drive.app())])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), timeout=10.0) as http:
+        drive = DriveClient.from_settings(get_settings(), http)
+        try:
+            source, _ = await sources.add_source(
+                drive, workspace_id=DEMO_WORKSPACE_ID, folder_id=folder, user_id=DEMO_USER_ID
+            )
+        except ConflictError:
+            return False  # verified on an earlier run
+        # What the club does in Drive: New -> Folder, named as the answer says.
+        sandboxes.drive.add_file(source["verification_name"], b"", parents=[folder], mime_type=FOLDER_MIME)
+        await sources.verify_source(drive, source)
+    return True

@@ -19,6 +19,7 @@ from sociallab.drive.sandbox import DriveSandbox
 from sociallab.instagram.sandbox import InstagramSandbox
 
 DEMO_IG_USER_ID = "17841400000000001"
+DEMO_DRIVE_FOLDER_ID = "1DemoFCmatchPhotosSandboxFolder"  # fixed, so the connected demo source survives restarts
 DEMO_IG_USERNAME = "demofc"
 SANDBOX_APP_ID = "sandbox-app"
 
@@ -35,7 +36,12 @@ class Sandboxes:
         if self.instagram:
             lines.append(f"  Instagram sandbox {base_url}/sandbox/instagram/_sandbox/state")
         if self.drive:
-            lines.append(f"  Drive sandbox folder id {self.drive_folder_id} (POST /drive-sync/sources)")
+            lines.append(
+                f"  Drive sandbox: demo folder {self.drive_folder_id} connected; to connect another, create it with"
+                f" POST {base_url}/sandbox/drive/_sandbox/folders, then POST /drive-sync/sources, create the"
+                " verification file named in the answer with POST /sandbox/drive/_sandbox/files and"
+                " POST /drive-sync/sources/{id}/verify"
+            )
         return lines
 
 
@@ -63,7 +69,7 @@ def start_sandboxes(base_url: str, *, demo_instagram_token: str, demo_photos: li
         sandboxes.mounts.append(Mount("/sandbox/instagram", app=sandbox.app))
     if not os.environ.get("GOOGLE_SERVICE_ACCOUNT_JSON"):
         drive = DriveSandbox()
-        folder = drive.add_folder("Demo FC match photos")
+        folder = drive.add_folder("Demo FC match photos", folder_id=DEMO_DRIVE_FOLDER_ID)
         for name, data in demo_photos:
             drive.add_file(name, data, parents=[folder])
         root = f"{base_url}/sandbox/drive"

@@ -220,6 +220,32 @@ class DriveClient:
                 return
             params["pageToken"] = token
 
+    async def find_in_folder(self, folder_id: str, name: str, *, drive_id: str | None = None) -> list[dict[str, Any]]:
+        """The files (of any type, not trashed) named exactly `name` directly in `folder_id` (first page).
+
+        Raises:
+            DriveNotFoundError, DrivePermissionError, DriveTransientError.
+        """
+        query = f"'{_quote(folder_id)}' in parents and name = '{_quote(name)}' and trashed = false"
+        params: dict[str, str] = {
+            "q": query,
+            "fields": "files(id,name,parents)",
+            "pageSize": "10",
+            "supportsAllDrives": "true",
+            "includeItemsFromAllDrives": "true",
+        }
+        if drive_id:
+            params |= {"corpora": "drive", "driveId": drive_id}
+        body = _json(await self._request("GET", "/files", params))
+        files = body.get("files", [])
+        return [
+            f
+            for f in files
+            if isinstance(f, dict)
+            and str(f.get("name", "")).lower() == name.lower()
+            and folder_id in (f.get("parents") or [])
+        ]
+
     async def start_page_token(self, *, drive_id: str | None = None) -> str:
         """The changes cursor for "now" (save it before listing, so nothing slips between).
 

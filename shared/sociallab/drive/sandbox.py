@@ -8,12 +8,18 @@
     # DRIVE_API_URL = f"{base_url}/drive/v3"
 
 It behaves like Drive for what drive-sync calls: `files.get` (+ `alt=media`), `files.list` with
-the folder query, `fields`, `pageToken` pagination and shared drives (`supportsAllDrives`,
-`includeItemsFromAllDrives`, `corpora=drive` + `driveId`), `changes.getStartPageToken` and
-`changes.list`, and the service account token endpoint (`POST /token`, JWT-bearer grant; the
-assertion's signature is checked against the key it handed out). Errors use Google's JSON shape:
+the folder's images query or the exact-name query of a source's verification file (`'<folder>'
+in parents and name = '<name>' and trashed = false`), `fields`, `pageToken` pagination and
+shared drives (`supportsAllDrives`, `includeItemsFromAllDrives`, `corpora=drive` + `driveId`),
+`changes.getStartPageToken` and `changes.list`, and the service account token endpoint
+(`POST /token`, JWT-bearer grant; the assertion's signature is checked against the key it handed
+out). Errors use Google's JSON shape:
 404 notFound, 403 insufficientFilePermissions, 429 rateLimitExceeded, 503 backendError;
 `fail_next` injects them. Every request is recorded in `requests`.
+
+Control routes stand in for what a person does in the Drive UI (for `make run`):
+`POST /_sandbox/folders {"name"}` and `POST /_sandbox/files {"name", "parent", "mime_type"?}`
+(an empty file, e.g. a source's verification file) answer `{"id"}`.
 """
 
 from __future__ import annotations
@@ -35,7 +41,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 FOLDER_MIME = "application/vnd.google-apps.folder"
-_FOLDER_QUERY = re.compile(r"^'((?:[^'\\]|\\.)+)' in parents and mimeType contains 'image/' and trashed = false$")
+_QUOTED = r"'((?:[^'\\]|\\.)+)'"
+_FOLDER_QUERY = re.compile(rf"^{_QUOTED} in parents and mimeType contains 'image/' and trashed = false$")
+_NAME_QUERY = re.compile(rf"^{_QUOTED} in parents and name = {_QUOTED} and trashed = false$")
 _GUESS = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG": "image/png", b"RIFF": "image/webp"}
 
 
@@ -98,8 +106,12 @@ class DriveSandbox:
 
     # --- setting the scene ----------------------------------------------------------------------
 
-    def add_folder(self, name: str, *, drive_id: str | None = None, readable: bool = True) -> str:
-        return self._add(SandboxFile(self._id("folder"), name, FOLDER_MIME, b"", [], drive_id, readable=readable))
+    def add_folder(
+        self, name: str, *, drive_id: str | None = None, readable: bool = True, folder_id: str | None = None
+    ) -> str:
+        """A folder (`folder_id` gives it a fixed id, e.g. the demo folder that must survive restarts)."""
+        folder = SandboxFile(folder_id or self._id("folder"), name, FOLDER_MIME, b"", [], drive_id, readable=readable)
+        return self._add(folder)
 
     def add_file(
         self,
@@ -163,8 +175,25 @@ class DriveSandbox:
                 Route("/drive/v3/files/{file_id}", self._get, methods=["GET"]),
                 Route("/drive/v3/changes/startPageToken", self._start_token, methods=["GET"]),
                 Route("/drive/v3/changes", self._changes, methods=["GET"]),
+                Route("/_sandbox/folders", self._control_folder, methods=["POST"]),
+                Route("/_sandbox/files", self._control_file, methods=["POST"]),
             ]
         )
+
+    async def _control_folder(self, request: Request) -> Response:
+        body = await _json_object(request)
+        if not isinstance(body.get("name"), str) or not body["name"]:
+            return _google_error(400, "required", "name is required.")
+        return JSONResponse({"id": self.add_folder(body["name"])}, status_code=201)
+
+    async def _control_file(self, request: Request) -> Response:
+        body = await _json_object(request)
+        name, parent, mime = body.get("name"), body.get("parent"), body.get("mime_type", "text/plain")
+        if not isinstance(name, str) or not name or not isinstance(mime, str):
+            return _google_error(400, "required", "name (and a string mime_type) are required.")
+        if not isinstance(parent, str) or parent not in self.files or self.files[parent].mime_type != FOLDER_MIME:
+            return _google_error(404, "notFound", f"No such folder: {parent}.")
+        return JSONResponse({"id": self.add_file(name, b"", parents=[parent], mime_type=mime)}, status_code=201)
 
     async def _token(self, request: Request) -> Response:
         form = await request.form()
@@ -192,20 +221,25 @@ class DriveSandbox:
         if (refused := self._refuse(request)) is not None:
             return refused
         q = request.query_params
-        match = _FOLDER_QUERY.match(q.get("q", ""))
+        images, named = _FOLDER_QUERY.match(q.get("q", "")), _NAME_QUERY.match(q.get("q", ""))
+        match = images or named
         if not match or "fields" not in q:
-            return _google_error(400, "invalidParameter", "This sandbox answers the folder query with fields.")
-        folder = self.files.get(match.group(1).replace("\\'", "'").replace("\\\\", "\\"))
+            return _google_error(400, "invalidParameter", "This sandbox answers the folder and name queries.")
+        folder = self.files.get(_unquote(match.group(1)))
         shared = folder is not None and folder.drive_id is not None
         if shared and not (q.get("supportsAllDrives") == "true" and q.get("includeItemsFromAllDrives") == "true"):
             items: list[SandboxFile] = []  # like Drive: shared drive items are left out without the flags
         elif folder is None or not folder.readable:
             items = []
         else:
+            wanted = _unquote(named.group(2)) if named else None
             items = [
                 f
                 for f in self.files.values()
-                if folder.id in f.parents and f.mime_type.startswith("image/") and not f.trashed and f.readable
+                if folder.id in f.parents
+                and not f.trashed
+                and f.readable
+                and (f.name == wanted if wanted is not None else f.mime_type.startswith("image/"))
             ]
         start = int(q.get("pageToken") or 0)
         size = min(int(q.get("pageSize") or 100), self.page_size_cap)
@@ -296,6 +330,18 @@ class DriveSandbox:
     def _record_change(self, file_id: str) -> None:
         self._counter += 1
         self.changes.append((self._counter, file_id))
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _unquote(value: str) -> str:
+    return value.replace("\\'", "'").replace("\\\\", "\\")
 
 
 def _fields(spec: str, within: str | None = None) -> set[str]:

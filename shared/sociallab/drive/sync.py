@@ -1,16 +1,23 @@
-"""Importing photos from connected Drive folders into `media_assets`.
+"""Importing photos from connected, verified Drive folders into `media_assets` (see `sources` for
+how a folder gets connected; a pending source is never synced).
 
 First sync of a source: save `changes.getStartPageToken` BEFORE listing the folder, then import
 every image in it; later syncs read `changes.list` from the saved token (keeping only images
 whose parents include the folder; removed and trashed files are ignored) and save the next token
 after every page, so a crash repeats at most one page (dedupe makes that harmless).
 
-Per file (`import_file`): skipped when the Drive file id is already ready with the same md5, or
+Per file (`import_file`): skipped when the Drive file's current version has the same md5, or
 the md5 is already an asset of the workspace (no download); otherwise downloaded (`alt=media`,
-40 MB cap) and put through intake. A failure is recorded on a `failed` asset row and counted,
-never raised: permanent ones (not an image, undecodable, too large, gone) are not tried again
-until the file's content (md5) changes; transient ones (Drive 429/5xx, network, storage) are
-retried by later syncs, at most `MAX_IMPORT_ATTEMPTS` times in all.
+40 MB cap) and put through intake. Changed content becomes a new asset version (the one before
+stays as it is while a post uses it; see `content.assets`). A failure is recorded on a `failed`
+row beside the current version and counted, never raised: permanent ones (not an image,
+undecodable, too large, gone) are not tried again until the file's content (md5) changes; a
+rename or another metadata change does not count. Transient ones (Drive 429/5xx, network,
+storage) are retried by later syncs, at most `MAX_IMPORT_ATTEMPTS` times per content. Each
+download is counted as an attempt before it starts, so a file that kills the instance (memory)
+stops being tried after that many runs instead of taking every later run, and every other
+workspace's sync behind it, down. A sync ends by deleting the workspace's old versions that
+nothing uses any more.
 
 Overlapping syncs of one source (scheduler, push notification, "sync now") are kept apart by a
 lease on the source row; the loser skips it.
@@ -18,8 +25,6 @@ lease on the source row; the loser skips it.
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,21 +32,15 @@ from typing import Any
 from sociallab.content import assets
 from sociallab.content.intake import MAX_BYTES
 from sociallab.db import Row, get_db, load_queries
-from sociallab.drive.client import FOLDER_FIELDS, FOLDER_MIME, DriveClient, DriveError, DriveTransientError
-from sociallab.errors import (
-    AppError,
-    AuthenticationError,
-    DependencyUnavailableError,
-    NotFoundError,
-    PermissionDeniedError,
-    UnprocessableError,
-)
+from sociallab.drive.client import DriveClient, DriveError, DriveTransientError
+from sociallab.errors import AppError, DependencyUnavailableError
 from sociallab.logging import get_logger, log_context
 
 log = get_logger(__name__)
 QUERIES = load_queries(Path(__file__).with_suffix(".sql"))
 
 MAX_IMPORT_ATTEMPTS = 3
+INTERRUPTED = "The import did not finish (the instance stopped while importing this file)."
 LEASE_SECONDS = 15 * 60
 
 
@@ -62,99 +61,12 @@ class SyncResult:
         return {"imported": self.imported, "skipped": self.skipped, "failed": self.failed, "sources": self.sources}
 
 
-def source_view(source: Row) -> dict[str, Any]:
-    """The API shape of a source (never its channel token)."""
-    return {
-        "id": str(source["id"]),
-        "workspace_id": str(source["workspace_id"]),
-        "folder_id": source["folder_id"],
-        "folder_name": source["folder_name"],
-        "drive_id": source["drive_id"],
-        "status": source["status"],
-        "last_synced_at": source["last_synced_at"].isoformat() if source["last_synced_at"] else None,
-        "last_error": source["last_error"],
-        "created_at": source["created_at"].isoformat(),
-    }
-
-
-async def add_source(drive: DriveClient, *, workspace_id: str, folder_id: str, user_id: str | None) -> Row:
-    """Connect a Drive folder after checking the service account can read it.
-
-    Raises:
-        UnprocessableError: the folder does not exist, is not shared with the service account,
-            is not a folder, or is trashed (the message says which).
-        ConflictError: the folder is already connected to this workspace.
-        DependencyUnavailableError: Drive is unavailable.
-    """
-    try:
-        folder = await drive.get_file(folder_id, FOLDER_FIELDS)
-    except DriveTransientError as exc:
-        raise DependencyUnavailableError(exc.message) from None
-    except DriveError as exc:
-        email = getattr(drive.tokens, "email", "the service account")
-        raise UnprocessableError(
-            f"The folder cannot be read: share it with {email} (Viewer) and check its id. ({exc.message})",
-            details=[{"field": "folder_id", "message": exc.code}],
-        ) from None
-    if folder.get("mimeType") != FOLDER_MIME:
-        raise UnprocessableError(
-            "This id is a file, not a folder.", details=[{"field": "folder_id", "message": "not a folder"}]
-        )
-    if folder.get("trashed"):
-        raise UnprocessableError("The folder is in the trash.", details=[{"field": "folder_id", "message": "trashed"}])
-    if folder.get("capabilities", {}).get("canListChildren") is False:
-        raise UnprocessableError("The service account may not list this folder.")
-    row = await get_db().fetch_one(
-        QUERIES["insert_source"],
-        {
-            "workspace_id": workspace_id,
-            "folder_id": folder_id,
-            "folder_name": str(folder.get("name") or "")[:200] or None,
-            "drive_id": folder.get("driveId"),
-            "channel_token": secrets.token_urlsafe(32),
-            "created_by": user_id,
-        },
-    )
-    assert row is not None
-    return row
-
-
-async def source_for_user(source_id: str, user_id: str) -> Row:
-    """A source the user may sync (editor of its workspace).
-
-    Raises:
-        NotFoundError: no such source, or not in one of the user's workspaces.
-        PermissionDeniedError: the user is only a viewer there.
-    """
-    row = await get_db().fetch_one(QUERIES["source_with_role"], {"source_id": source_id, "user_id": user_id})
-    if row is None:
-        raise NotFoundError("No such Drive source.")
-    if row["role"] == "viewer":
-        raise PermissionDeniedError("This needs the editor role; you are viewer.")
-    return row
-
-
 async def sync_all(drive: DriveClient) -> SyncResult:
     """Sync every active source, one after the other; a failing source does not stop the rest."""
     total = SyncResult()
     for row in await get_db().fetch_all(QUERIES["active_source_ids"]):
         total.add(await sync_source(drive, str(row["id"])))
     return total
-
-
-async def source_for_notification(channel_id: str | None, channel_token: str | None) -> str:
-    """The source a Drive push notification is for, after checking its channel token (constant time).
-
-    Raises:
-        AuthenticationError: unknown channel or wrong token.
-    """
-    if not channel_id or not channel_token:
-        raise AuthenticationError("Missing Drive channel headers.")
-    row = await get_db().fetch_one(QUERIES["source_by_channel"], {"channel_id": channel_id[:200]})
-    expected = (row or {}).get("channel_token") or ""
-    if row is None or not expected or not hmac.compare_digest(channel_token.encode(), expected.encode()):
-        raise AuthenticationError("Unknown Drive channel or wrong channel token.")
-    return str(row["id"])
 
 
 async def sync_source(drive: DriveClient, source_id: str) -> SyncResult:
@@ -171,6 +83,7 @@ async def sync_source(drive: DriveClient, source_id: str) -> SyncResult:
     with log_context(workspace_id=str(source["workspace_id"]), drive_source_id=source_id):
         try:
             await _sync_claimed(drive, source, result)
+            await assets.prune_superseded(str(source["workspace_id"]))
         except DriveTransientError as exc:
             error = exc.message
         except DriveError as exc:  # the folder itself is gone or no longer shared
@@ -251,20 +164,26 @@ async def import_file(drive: DriveClient, source: Row, item: dict[str, Any], *, 
     workspace_id, file_id = str(source["workspace_id"]), str(item["id"])
     md5 = item.get("md5Checksum")
     db = get_db()
-    state = await db.fetch_one(QUERIES["file_state"], {"workspace_id": workspace_id, "drive_file_id": file_id})
-    if state is not None and state["md5"] == md5 and md5:
-        if state["status"] == "ready":
-            return "skipped"
-        if state["status"] == "failed" and not retrying:
-            if not state["error_transient"] or state["import_attempts"] >= MAX_IMPORT_ATTEMPTS:
-                return "skipped"  # a permanent failure: not again until the content changes
+    rows = await db.fetch_all(QUERIES["file_state"], {"workspace_id": workspace_id, "drive_file_id": file_id})
+    ready = next((r for r in rows if r["status"] == "ready"), None)
+    failed = next((r for r in rows if r["status"] == "failed"), None)
+    if md5 and ready is not None and ready["md5"] == md5:
+        if failed is not None:  # the file went back to the content we have
+            await assets.settle_drive_failure(workspace_id=workspace_id, drive_file_id=file_id)
+        return "skipped"
+    if md5 and failed is not None and failed["md5"] == md5 and not retrying:
+        if not failed["error_transient"] or failed["import_attempts"] >= MAX_IMPORT_ATTEMPTS:
+            return "skipped"  # a permanent failure: not again until the content changes
     if md5 and await db.fetch_val(QUERIES["ready_md5_exists"], {"workspace_id": workspace_id, "md5": md5}):
-        if state is not None and state["status"] == "failed":  # settle it, so it is not retried again
+        if failed is not None:  # settle it, so it is not retried again
             await _fail(source, item, "The same photo is already in the workspace.", transient=False)
         return "skipped"
     size = int(item["size"]) if str(item.get("size", "")).isdigit() else None
     if size is not None and size > MAX_BYTES:
         return await _fail(source, item, f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB.", transient=False)
+    # Counted before it starts: a file that kills the instance (memory) leaves this record, so it is
+    # retried a bounded number of times instead of taking every later run down with it.
+    await _record(source, item, INTERRUPTED, transient=True, count_attempt=True)
     try:
         data = await drive.download(file_id, max_bytes=MAX_BYTES)
         ingested = await assets.ingest_image(
@@ -276,16 +195,25 @@ async def import_file(drive: DriveClient, source: Row, item: dict[str, Any], *, 
             drive_file_id=file_id,
         )
     except DriveError as exc:
-        return await _fail(source, item, exc.message, transient=exc.transient)
+        return await _fail(source, item, exc.message, transient=exc.transient, counted=True)
     except DependencyUnavailableError as exc:  # storage or database hiccup: worth another try
-        return await _fail(source, item, exc.message, transient=True)
+        return await _fail(source, item, exc.message, transient=True, counted=True)
     except AppError as exc:  # 413/415/422 from intake: the file itself is the problem
-        return await _fail(source, item, exc.message, transient=False)
-    return "imported" if ingested.created else "skipped"
+        return await _fail(source, item, exc.message, transient=False, counted=True)
+    if not ingested.created:  # the same bytes were already a photo: nothing left to retry
+        await assets.settle_drive_failure(workspace_id=workspace_id, drive_file_id=file_id)
+        return "skipped"
+    return "imported"
 
 
-async def _fail(source: Row, item: dict[str, Any], error: str, *, transient: bool) -> str:
+async def _fail(source: Row, item: dict[str, Any], error: str, *, transient: bool, counted: bool = False) -> str:
+    """Record why the file was not imported; `counted`: its attempt was recorded when it started."""
     log.info("drive file not imported", extra={"drive_file_id": item.get("id"), "transient": transient})
+    await _record(source, item, error, transient=transient, count_attempt=not counted)
+    return "failed"
+
+
+async def _record(source: Row, item: dict[str, Any], error: str, *, transient: bool, count_attempt: bool) -> None:
     try:
         await assets.record_drive_failure(
             workspace_id=str(source["workspace_id"]),
@@ -297,7 +225,7 @@ async def _fail(source: Row, item: dict[str, Any], error: str, *, transient: boo
             size=int(item["size"]) if str(item.get("size", "")).isdigit() else None,
             error=error,
             transient=transient,
+            count_attempt=count_attempt,
         )
     except AppError as exc:
         log.warning("could not record a drive failure", extra={"error": exc.code})
-    return "failed"

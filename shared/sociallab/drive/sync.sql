@@ -1,29 +1,15 @@
--- Drive sources and their sync. Every query names its workspace or source.
-
--- name: insert_source
-INSERT INTO public.drive_sources (workspace_id, folder_id, folder_name, drive_id, channel_token, created_by)
-VALUES (%(workspace_id)s::uuid, %(folder_id)s::text, %(folder_name)s::text, %(drive_id)s::text,
-        %(channel_token)s::text, %(created_by)s::uuid)
-RETURNING *;
-
--- name: source_with_role
--- The source with the caller's role in its workspace (no row: not found or not a member).
-SELECT s.*, m.role FROM public.drive_sources s
-JOIN public.workspace_members m ON m.workspace_id = s.workspace_id AND m.user_id = %(user_id)s::uuid
-WHERE s.id = %(source_id)s::uuid;
+-- Syncing verified Drive sources. Every query names its workspace or source.
 
 -- name: active_source_ids
 SELECT id FROM public.drive_sources WHERE status = 'active' ORDER BY last_synced_at NULLS FIRST, id;
 
--- name: source_by_channel
-SELECT id, channel_token FROM public.drive_sources WHERE channel_id = %(channel_id)s::text;
-
 -- name: claim_source
--- Take the source for one sync, unless another sync holds it.
+-- Take the source for one sync, unless another sync holds it. Only verified sources sync.
 UPDATE public.drive_sources
 SET sync_lease_until = now() + make_interval(secs => %(lease_seconds)s::integer)
 WHERE id = %(source_id)s::uuid
-  AND status <> 'paused'
+  AND verified_at IS NOT NULL
+  AND status IN ('active', 'error')
   AND (sync_lease_until IS NULL OR sync_lease_until < now())
 RETURNING *;
 
@@ -39,12 +25,14 @@ SET sync_lease_until = NULL,
 WHERE id = %(source_id)s::uuid;
 
 -- name: file_state
+-- The Drive file's current ready version and its failure record (each at most one).
 SELECT id, status, md5, error_transient, import_attempts FROM public.media_assets
-WHERE workspace_id = %(workspace_id)s::uuid AND drive_file_id = %(drive_file_id)s::text;
+WHERE workspace_id = %(workspace_id)s::uuid AND drive_file_id = %(drive_file_id)s::text
+  AND superseded_at IS NULL;
 
 -- name: ready_md5_exists
 SELECT 1 FROM public.media_assets
-WHERE workspace_id = %(workspace_id)s::uuid AND md5 = %(md5)s::text AND status = 'ready'
+WHERE workspace_id = %(workspace_id)s::uuid AND md5 = %(md5)s::text AND status = 'ready' AND superseded_at IS NULL
 LIMIT 1;
 
 -- name: transient_failures
