@@ -43,7 +43,7 @@ class SyncBody(RequestModel):
     source_id: UUID | None = None
 
 
-@router.post("/sources", body=SourceBody, role="editor", status=201)
+@router.post("/sources", body=SourceBody, role="editor", status=201, errors=(409,))
 async def add_source(call: Call) -> dict[str, Any]:
     """Connect a Drive folder (checks the service account can read it)."""
     source = await sync.add_source(
@@ -55,7 +55,7 @@ async def add_source(call: Call) -> dict[str, Any]:
     return sync.source_view(source)
 
 
-@router.post("/", auth=("scheduler", "user"), body=SyncBody)
+@router.post("/", auth=("scheduler", "user"), body=SyncBody, errors=(404,))
 async def run_sync(call: Call) -> dict[str, int]:
     """Sync every active source (scheduler) or one source (scheduler or its editor)."""
     source_id = str(call.body.source_id) if call.body.source_id else None
@@ -70,7 +70,15 @@ async def run_sync(call: Call) -> dict[str, int]:
     return result.as_dict()
 
 
-@router.post("/notifications", auth="public")
+class ChannelHeaders(RequestModel):
+    """What Drive sends with every push notification; a missing or wrong channel is a 401."""
+
+    channel_id: str | None = Field(default=None, alias="X-Goog-Channel-Id", max_length=200)
+    channel_token: str | None = Field(default=None, alias="X-Goog-Channel-Token", max_length=500)
+    resource_state: str | None = Field(default=None, alias="X-Goog-Resource-State", max_length=50)
+
+
+@router.post("/notifications", auth="public", headers=ChannelHeaders, errors=(401,))
 async def notification(call: Call) -> dict[str, Any]:
     """A Drive push notification (X-Goog-Channel-Token checked); 'sync' messages are acknowledged."""
     headers = call.request.headers

@@ -60,7 +60,7 @@ async def start(call: Call) -> StartOut:
     return StartOut(authorize_url=url)
 
 
-@router.get("/callback", auth="public", query=CallbackQuery, status=302)
+@router.get("/callback", auth="public", query=CallbackQuery, status=302, errors=(400,))
 async def callback(call: Call) -> Response:
     """Instagram's redirect after consent: store the account, then send the browser back."""
     params = CallbackParams(call.query.code, call.query.state, call.query.error, call.query.error_reason)

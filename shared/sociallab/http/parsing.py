@@ -109,3 +109,13 @@ def parse_query(request: Request, model: type[M]) -> M:
         RequestValidationError: a parameter is invalid or unknown.
     """
     return validate(model, dict(request.query_params), where="query")
+
+
+def parse_headers(request: Request, model: type[M]) -> M:
+    """The request headers `model` names (by each field's alias, e.g. `X-Goog-Channel-Id`), validated.
+
+    Raises:
+        RequestValidationError: a header is missing or invalid.
+    """
+    names = [field.alias or name for name, field in model.model_fields.items()]
+    return validate(model, {name: request.headers[name] for name in names if name in request.headers}, "headers")
