@@ -7,7 +7,10 @@ scheduler routes, the webhook secret, a Drive channel's headers) and ids that ex
 reach the handlers instead of stopping at a 404. Examples are bounded and the run is derandomised
 (`generation.deterministic`, no example database), so CI sees the same run every time.
 
-What no schema can say is supplied by `tests/e2e/contract_hooks.py`; see its docstring.
+Body fields that must name existing rows go to the hooks, not to Schemathesis's `body.*` parameters:
+4.32 leaves those out of its coverage phase and, on a multipart body, puts a pinned field back into a
+case generated without it while still counting the case as invalid. What no schema can say is
+supplied by `tests/e2e/contract_hooks.py`; see its docstring.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ def write_config(path: Path, *, token: str, ids: dict[str, Any]) -> None:
         f'Authorization = "Bearer {token}"',
         f'X-Webhook-Secret = "{WEBHOOK_SECRET}"',
         "[parameters]",
-        *(f"{toml_value(key)} = {toml_value(value)}" for key, value in ids.items()),
+        *(f"{toml_value(key)} = {toml_value(value)}" for key, value in ids.items() if not key.startswith("body.")),
     ]
     # Scheduler routes are called with the scheduler's credential instead of being skipped. drive-sync's
     # POST / accepts the scheduler or a user; a user must name `source_id` (OpenAPI cannot tie a body to
@@ -156,7 +159,12 @@ def test_every_operation_answers_as_documented(database_url: str, tmp_path: Path
                 "--no-color",
             ],
             cwd=tmp_path,
-            env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.e2e.contract_hooks", "PYTHONPATH": str(ROOT)},
+            env={
+                **os.environ,
+                "SCHEMATHESIS_HOOKS": "tests.e2e.contract_hooks",
+                "CONTRACT_BODY_VALUES": json.dumps({k[5:]: v for k, v in ids.items() if k.startswith("body.")}),
+                "PYTHONPATH": str(ROOT),
+            },
             capture_output=True,
             text=True,
             timeout=600,

@@ -10,9 +10,11 @@
         return await router.handle(request)
 
 `handle` turns every failure into the error envelope: AppErrors with their status, anything
-else as a 500 that names no internals. A route with `role` and a `workspace_id` in its body or
-query gets the membership check before the handler runs. User routes are rate limited per user.
-The same declarations generate the OpenAPI document (`sociallab.http.openapi`).
+else as a 500 that names no internals; a path asked with a method it has no route for is a 405
+with `Allow`. A route with `role` and a `workspace_id` in its body or query gets the membership
+check before the handler runs. User routes are rate limited per user. The same declarations
+generate the OpenAPI document (`sociallab.http.openapi`), so a route also declares the statuses its
+handler answers besides the router's own (`errors=(404, 409)`).
 """
 
 from __future__ import annotations
