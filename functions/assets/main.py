@@ -7,6 +7,7 @@ from uuid import UUID
 
 import functions_framework.aio
 from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -14,6 +15,7 @@ from sociallab.content import assets as asset_service
 from sociallab.content.upload import read_upload
 from sociallab.http import Call, RequestModel, Router, json_response
 
+PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic", "image/heif")
 router = Router("assets", description="Photos: upload, list, delete; the same normalisation as Drive imports.")
 
 
@@ -24,7 +26,16 @@ class ListQuery(RequestModel):
     limit: int = Field(default=50, ge=1, le=100)
 
 
-@router.post("/", status=201, summary="Upload a photo (multipart: workspace_id, file, tags?, match_id?)")
+class UploadForm(RequestModel):
+    """The multipart fields of an upload (read by `read_upload`; this model documents them)."""
+
+    workspace_id: UUID
+    file: bytes = Field(description="at most 40 MB", json_schema_extra={"x-content-types": list(PHOTO_TYPES)})
+    tags: list[str] = Field(default_factory=list, description="repeatable; each may be a comma-separated list")
+    match_id: UUID | SkipJsonSchema[None] = None
+
+
+@router.post("/", form=UploadForm, status=201, also=(200,), errors=(404,), summary="Upload a photo")
 async def upload(call: Call) -> Response:
     """Upload a photo; 201 with the new asset, 200 with the existing one for the same bytes."""
     form = await read_upload(call.request)
@@ -41,7 +52,7 @@ async def upload(call: Call) -> Response:
     return json_response(await asset_service.asset_view(result.asset), 201 if result.created else 200)
 
 
-@router.get("/", query=ListQuery, role="viewer")
+@router.get("/", query=ListQuery, role="viewer", errors=(400,))
 async def list_assets(call: Call) -> dict[str, Any]:
     """Ready photos of a workspace, newest first."""
     q = call.query
@@ -51,7 +62,7 @@ async def list_assets(call: Call) -> dict[str, Any]:
     return {"items": [await asset_service.asset_view(row) for row in rows], "next_cursor": next_cursor}
 
 
-@router.delete("/{asset_id:uuid}")
+@router.delete("/{asset_id:uuid}", status=204, errors=(409,))
 async def delete(call: Call) -> None:
     """Delete a photo (editor); 409 while a scheduled or publishing post uses it."""
     await asset_service.delete_asset(call.params["asset_id"], user_id=call.user_id)

@@ -47,7 +47,7 @@ class SyncBody(RequestModel):
     source_id: UUID | None = None
 
 
-@router.post("/sources", body=SourceBody, role="editor", status=201)
+@router.post("/sources", body=SourceBody, role="editor", status=201, also=(200,), errors=(409,))
 async def add_source(call: Call) -> Response:
     """Connect a Drive folder: 201 a pending source naming its verification file (200: the one already pending)."""
     source, created = await sources.add_source(
@@ -59,7 +59,7 @@ async def add_source(call: Call) -> Response:
     return json_response(sources.source_view(source), 201 if created else 200)
 
 
-@router.post("/sources/{source_id:uuid}/verify")
+@router.post("/sources/{source_id:uuid}/verify", errors=(404, 409))
 async def verify_source(call: Call) -> dict[str, Any]:
     """Activate a pending source once its verification file is in the folder (409 until then)."""
     source = await sources.source_for_user(call.params["source_id"], call.user_id)
@@ -67,7 +67,7 @@ async def verify_source(call: Call) -> dict[str, Any]:
     return sources.source_view(verified)
 
 
-@router.post("/", auth=("scheduler", "user"), body=SyncBody)
+@router.post("/", auth=("scheduler", "user"), body=SyncBody, errors=(404,))
 async def run_sync(call: Call) -> dict[str, int]:
     """Sync every active source (scheduler) or one source (scheduler or its editor)."""
     source_id = str(call.body.source_id) if call.body.source_id else None
@@ -82,7 +82,15 @@ async def run_sync(call: Call) -> dict[str, int]:
     return result.as_dict()
 
 
-@router.post("/notifications", auth="public")
+class ChannelHeaders(RequestModel):
+    """What Drive sends with every push notification; a missing or wrong channel is a 401."""
+
+    channel_id: str | None = Field(default=None, alias="X-Goog-Channel-Id", max_length=200)
+    channel_token: str | None = Field(default=None, alias="X-Goog-Channel-Token", max_length=500)
+    resource_state: str | None = Field(default=None, alias="X-Goog-Resource-State", max_length=50)
+
+
+@router.post("/notifications", auth="public", headers=ChannelHeaders, errors=(401,))
 async def notification(call: Call) -> dict[str, Any]:
     """A Drive push notification (X-Goog-Channel-Token checked); 'sync' messages are acknowledged."""
     headers = call.request.headers

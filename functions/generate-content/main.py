@@ -30,7 +30,7 @@ def generator() -> Generator:
 webhooks = MatchWebhookHandler(generator=generator)
 
 
-@router.post("/", body=GenerateBody, response=GenerateOut, status=201, role="editor")
+@router.post("/", body=GenerateBody, response=GenerateOut, status=201, role="editor", errors=(404, 409))
 async def generate(call: Call) -> GenerateOut:
     """Compose a branded image, write its caption and create the draft (optionally scheduled)."""
     return await generator().generate(call.body, actor_user_id=call.user_id)

@@ -77,7 +77,7 @@ async def start(call: Call) -> StartOut:
     return StartOut(authorize_url=url)
 
 
-@router.post("/complete", body=CompleteBody, response=AccountOut, status=201)
+@router.post("/complete", body=CompleteBody, response=AccountOut, status=201, errors=(502,))
 async def complete(call: Call) -> AccountOut:
     """Finish connecting: the page Instagram sent the browser to hands over `code` and `state`."""
     async with httpx.AsyncClient(timeout=DEFAULT_TIMEOUT) as http:
@@ -101,7 +101,7 @@ async def complete(call: Call) -> AccountOut:
     )
 
 
-@router.get("/callback", auth="public", query=CallbackQuery, status=302)
+@router.get("/callback", auth="public", query=CallbackQuery, status=302, errors=(400,))
 async def callback(call: Call) -> Response:
     """Instagram's redirect, where it is registered to come here: forwarded to the frontend page."""
     q: CallbackQuery = call.query

@@ -31,7 +31,7 @@ from sociallab.storage import get_storage
 router = Router("posts", description="Posts: validation, approval, scheduling, best times.")
 
 
-@router.post("/", body=CreatePostBody, response=PostOut, status=201, role="editor")
+@router.post("/", body=CreatePostBody, response=PostOut, status=201, role="editor", errors=(404,))
 async def create(call: Call) -> PostOut:
     """Create a post from photos of the workspace (draft, or pending_approval/scheduled with a time)."""
     body: CreatePostBody = call.body
@@ -53,7 +53,7 @@ async def create(call: Call) -> PostOut:
         return await post_service.post_out(tx, row, storage=get_storage(), with_events=True)
 
 
-@router.get("/", query=ListQuery, response=PostList, role="viewer")
+@router.get("/", query=ListQuery, response=PostList, role="viewer", errors=(400,))
 async def list_posts(call: Call) -> PostList:
     """List the workspace's posts, newest first (filters: status, account, scheduled from/to)."""
     q: ListQuery = call.query
@@ -71,7 +71,7 @@ async def list_posts(call: Call) -> PostList:
         return PostList(items=await post_service.posts_out(tx, rows, storage=get_storage()), next_cursor=cursor)
 
 
-@router.get("/best-times", query=BestTimesQuery, response=BestTimesOut)
+@router.get("/best-times", query=BestTimesQuery, response=BestTimesOut, errors=(404,))
 async def best(call: Call) -> BestTimesOut:
     """Suggested times to post on an account in the coming 7 days."""
     q: BestTimesQuery = call.query
@@ -90,32 +90,32 @@ async def get_post(call: Call) -> PostOut:
         return await post_service.post_out(tx, row, storage=get_storage(), with_events=True)
 
 
-@router.patch("/{post_id:uuid}", body=UpdatePostBody, response=PostOut)
+@router.patch("/{post_id:uuid}", body=UpdatePostBody, response=PostOut, errors=(409,))
 async def update(call: Call) -> PostOut:
     """Edit a post (409 once publishing or published); a new time reschedules it."""
     changes: dict[str, Any] = call.body.model_dump(include=call.body.model_fields_set)
     return await _act(call, lambda tx, post: states.update_post(tx, post, changes=changes, **_who(call)))
 
 
-@router.post("/{post_id:uuid}/approve", body=ApproveBody, response=PostOut)
+@router.post("/{post_id:uuid}/approve", body=ApproveBody, response=PostOut, errors=(409,))
 async def approve(call: Call) -> PostOut:
     """Approve a post waiting for approval (owners)."""
     return await _act(call, lambda tx, p: states.approve(tx, p, scheduled_at=call.body.scheduled_at, **_who(call)))
 
 
-@router.post("/{post_id:uuid}/schedule", body=ScheduleBody, response=PostOut)
+@router.post("/{post_id:uuid}/schedule", body=ScheduleBody, response=PostOut, errors=(409,))
 async def schedule(call: Call) -> PostOut:
     """Schedule or reschedule a post."""
     return await _act(call, lambda tx, p: states.schedule(tx, p, scheduled_at=call.body.scheduled_at, **_who(call)))
 
 
-@router.post("/{post_id:uuid}/cancel", response=PostOut)
+@router.post("/{post_id:uuid}/cancel", response=PostOut, errors=(409,))
 async def cancel(call: Call) -> PostOut:
     """Cancel a post that has not started publishing."""
     return await _act(call, lambda tx, p: states.cancel(tx, p, actor_user_id=call.user_id))
 
 
-@router.post("/{post_id:uuid}/retry", body=RetryBody, response=PostOut)
+@router.post("/{post_id:uuid}/retry", body=RetryBody, response=PostOut, errors=(409,))
 async def retry(call: Call) -> PostOut:
     """Schedule a failed post again (now, or at `scheduled_at`)."""
     return await _act(call, lambda tx, p: states.retry(tx, p, scheduled_at=call.body.scheduled_at, **_who(call)))

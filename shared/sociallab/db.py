@@ -26,6 +26,7 @@ from typing import Any, LiteralString, cast
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
+from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from sociallab.config import get_settings
@@ -38,6 +39,7 @@ from sociallab.errors import (
     PermissionDeniedError,
     UnprocessableError,
 )
+from sociallab.jsonlimits import MAX_JSON_DEPTH, load_json
 
 Row = dict[str, Any]
 Params = Mapping[str, Any] | None
@@ -78,6 +80,26 @@ def translate_error(exc: psycopg.Error) -> AppError:
     if isinstance(exc, psycopg.OperationalError):
         return DependencyUnavailableError("The database is unavailable.")
     return AppError()
+
+
+def load_stored_json(data: str | bytes) -> Any:
+    """A json/jsonb value from the database, read with the same depth bound as request bodies.
+
+    Users write some JSON straight through Supabase (e.g. `matches.data`); see `sociallab.jsonlimits`.
+
+    Raises:
+        UnprocessableError: nested deeper than `MAX_JSON_DEPTH`, or a number too long to convert.
+    """
+    try:
+        return load_json(data)
+    except ValueError:
+        raise UnprocessableError(
+            f"Stored data cannot be read: JSON nested deeper than {MAX_JSON_DEPTH} levels or a number too long."
+        ) from None
+
+
+async def _configure(conn: psycopg.AsyncConnection[Row]) -> None:
+    set_json_loads(load_stored_json, conn)
 
 
 class Tx:
@@ -138,6 +160,7 @@ class Database:
             timeout=10,
             kwargs={"prepare_threshold": None, "row_factory": dict_row, "autocommit": True},
             connection_class=psycopg.AsyncConnection[Row],
+            configure=_configure,
         )
         self._opened = False
 

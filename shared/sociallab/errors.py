@@ -72,6 +72,10 @@ class MethodNotAllowedError(AppError):
     status = 405
     code = "method_not_allowed"
 
+    def __init__(self, message: str | None = None, *, allowed: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.allowed = allowed  # the methods the path answers: the response's `Allow` header
+
 
 class ConflictError(AppError):
     """This conflicts with the current state."""

@@ -189,7 +189,10 @@ async def test_path_parameters_and_unknown_paths(client: httpx.AsyncClient, work
     assert response.json() == {"id": item}
     assert_envelope(await client.get("/echo/items/not-a-uuid", headers=auth(workspace["viewer"])), 404, "not_found")
     assert_envelope(await client.get("/echo/nowhere"), 404, "not_found")
-    assert_envelope(await client.put("/echo/tick"), 405, "method_not_allowed")
+    not_allowed = await client.put("/echo/tick")
+    assert_envelope(not_allowed, 405, "method_not_allowed")
+    assert not_allowed.headers["allow"] == "POST"
+    assert (await client.post(f"/echo/items/{item}")).headers["allow"] == "DELETE, GET, HEAD"
     assert (await client.delete(f"/echo/items/{item}")).status_code == 204
     response = await client.get("/no-such-function/")
     assert response.status_code == 404
@@ -263,6 +266,14 @@ async def test_devserver_healthz_and_openapi(client: httpx.AsyncClient) -> None:
     schema = document["components"]["schemas"][schema_ref.rsplit("/", 1)[1]]
     assert set(schema["properties"]) == {"workspace_id", "text", "count"}
     assert schema["additionalProperties"] is False
-    assert {"201", "401", "403", "422", "429"} <= set(create["responses"])
+    # every status the router itself answers is listed: body, user, server
+    assert set(create["responses"]) == {"201", "400", "401", "403", "413", "415", "422", "429", "500", "503"}
+    assert create["responses"]["429"]["headers"]["Retry-After"]["required"] is True
     assert "/ticker/" in document["paths"]
-    assert document["paths"]["/echo/items/{item_id}"]["get"]["parameters"][0]["name"] == "item_id"
+    item = document["paths"]["/echo/items/{item_id}"]
+    assert item["get"]["parameters"] == [
+        {"name": "item_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+    ]
+    assert set(item["get"]["responses"]) == {"200", "401", "403", "404", "429", "500", "503"}  # 404: not a UUID
+    assert set(item["delete"]["responses"]) == {"200", "404", "500", "503"}  # public: no 401
+    assert set(document["paths"]["/echo/tick"]["post"]["responses"]) == {"200", "401", "500", "503"}

@@ -42,6 +42,7 @@ from sociallab.errors import (
     PermissionDeniedError,
     UnprocessableError,
 )
+from sociallab.jsonlimits import load_json
 from sociallab.logging import get_logger
 from sociallab.storage import Storage, get_storage
 
@@ -291,7 +292,7 @@ def _make_cursor(row: Row) -> str:
 
 def _read_cursor(cursor: str) -> tuple[datetime, str]:
     try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        raw = load_json(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         return datetime.fromisoformat(raw["c"]), str(uuid.UUID(raw["i"]))
     except (ValueError, KeyError, TypeError, binascii.Error):
         raise BadRequestError("The cursor is invalid.") from None

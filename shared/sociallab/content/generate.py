@@ -55,7 +55,7 @@ class GenerateBody(RequestModel):
 
     workspace_id: uuid.UUID
     content_type: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = Field(default_factory=dict, max_length=MAX_DATA_KEYS)
     asset_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=10)
     match_id: uuid.UUID | None = None
     template_key: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")
@@ -63,14 +63,11 @@ class GenerateBody(RequestModel):
     instagram_account_id: uuid.UUID | None = None
     tone: str | None = Field(default=None, max_length=200)
     language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
-    schedule: str | None = Field(default=None, description='"best", an ISO 8601 time, or null (a draft)')
-
-    @field_validator("data")
-    @classmethod
-    def _small(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if len(value) > MAX_DATA_KEYS:
-            raise ValueError(f"at most {MAX_DATA_KEYS} keys")
-        return value
+    schedule: str | None = Field(
+        default=None,
+        description='"best", an ISO 8601 time, or null (a draft)',
+        json_schema_extra={"anyOf": [{"const": "best"}, {"type": "string", "format": "date-time"}, {"type": "null"}]},
+    )
 
     @field_validator("schedule")
     @classmethod

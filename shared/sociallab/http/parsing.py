@@ -1,8 +1,12 @@
 """Reading requests into pydantic models, with the limits that keep bad input from hurting us.
 
-400: the body is not JSON. 413: it is larger than the route allows. 415: it is not JSON at all.
-422: valid JSON that breaks the model (wrong types, unknown fields, missing fields), with one
-`details` entry per problem. Input values are never echoed back (they may hold secrets).
+400: the body is not JSON, or nests deeper than `MAX_JSON_DEPTH`. 413: it is larger than the route
+allows. 415: it is not JSON at all. 422: valid JSON that breaks the model (wrong types, unknown
+fields, missing fields), with one `details` entry per problem. Input values are never echoed back
+(they may hold secrets).
+
+Bodies are read with `sociallab.jsonlimits.load_json`, which bounds their nesting before parsing
+(a body of 200 KB of `[` would otherwise recurse out of the interpreter and answer 500).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from sociallab.errors import (
     RequestValidationError,
     UnsupportedMediaTypeError,
 )
+from sociallab.jsonlimits import MAX_JSON_DEPTH, JSONTooDeepError, load_json
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -78,7 +83,8 @@ async def parse_json_body(request: Request, model: type[M], limit: int) -> M:
     """The JSON body validated as `model`; an empty body counts as `{}`.
 
     Raises:
-        UnsupportedMediaTypeError, PayloadTooLargeError, BadRequestError, RequestValidationError.
+        UnsupportedMediaTypeError, PayloadTooLargeError, RequestValidationError.
+        BadRequestError: not JSON, or nested deeper than `MAX_JSON_DEPTH`.
     """
     raw = await read_body(request, limit)
     if not raw.strip():
@@ -87,8 +93,10 @@ async def parse_json_body(request: Request, model: type[M], limit: int) -> M:
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise UnsupportedMediaTypeError("Send the body as application/json.")
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = load_json(raw)
+    except JSONTooDeepError:
+        raise BadRequestError(f"The body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels.") from None
+    except ValueError as exc:
         position = f" at position {exc.pos}" if isinstance(exc, json.JSONDecodeError) else ""
         raise BadRequestError(f"The body is not valid JSON{position}.") from None
     return validate(model, data)
@@ -101,3 +109,13 @@ def parse_query(request: Request, model: type[M]) -> M:
         RequestValidationError: a parameter is invalid or unknown.
     """
     return validate(model, dict(request.query_params), where="query")
+
+
+def parse_headers(request: Request, model: type[M]) -> M:
+    """The request headers `model` names (by each field's alias, e.g. `X-Goog-Channel-Id`), validated.
+
+    Raises:
+        RequestValidationError: a header is missing or invalid.
+    """
+    names = [field.alias or name for name, field in model.model_fields.items()]
+    return validate(model, {name: request.headers[name] for name in names if name in request.headers}, "headers")

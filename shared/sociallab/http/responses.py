@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from sociallab.errors import AppError, RateLimitedError
+from sociallab.errors import AppError, MethodNotAllowedError, RateLimitedError
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -52,6 +52,8 @@ def error_response(error: AppError, request_id: str | None) -> JSONResponse:
     headers = {"X-Request-Id": request_id} if request_id else {}
     if isinstance(error, RateLimitedError):
         headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, MethodNotAllowedError):
+        headers["Allow"] = ", ".join(error.allowed)
     return json_response(body, error.status, headers)
 
 

@@ -10,9 +10,11 @@
         return await router.handle(request)
 
 `handle` turns every failure into the error envelope: AppErrors with their status, anything
-else as a 500 that names no internals. A route with `role` and a `workspace_id` in its body or
-query gets the membership check before the handler runs. User routes are rate limited per user.
-The same declarations generate the OpenAPI document (`sociallab.http.openapi`).
+else as a 500 that names no internals; a path asked with a method it has no route for is a 405
+with `Allow`. A route with `role` and a `workspace_id` in its body or query gets the membership
+check before the handler runs. User routes are rate limited per user. The same declarations
+generate the OpenAPI document (`sociallab.http.openapi`), so a route also declares the statuses its
+handler answers besides the router's own (`errors=(404, 409)`).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from sociallab.config import Settings, get_settings
 from sociallab.db import get_db
 from sociallab.errors import AppError, AuthenticationError, MethodNotAllowedError, NotFoundError, RequestValidationError
 from sociallab.http.auth import Authenticator, User
-from sociallab.http.parsing import parse_json_body, parse_query
+from sociallab.http.parsing import parse_headers, parse_json_body, parse_query
 from sociallab.http.responses import error_response, request_id_for, to_response
 from sociallab.logging import get_logger, log_context
 
@@ -45,7 +47,7 @@ _PARAM = re.compile(r"\{([a-z_]+)(?::(uuid))?\}")
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Route:
     method: str
     path: str
@@ -53,8 +55,12 @@ class Route:
     auth: tuple[AuthKind, ...]  # accepted callers, tried in order
     body: type[BaseModel] | None
     query: type[BaseModel] | None
+    headers: type[BaseModel] | None  # request headers, by alias (`X-Goog-Channel-Id`)
+    form: type[BaseModel] | None  # a multipart body the handler reads itself; documented only
     response: type[BaseModel] | None
     status: int
+    also: tuple[int, ...]  # other success statuses, with the same body
+    errors: tuple[int, ...]  # what the handler answers besides what the router itself may (see openapi)
     role: Role | None
     max_body_bytes: int | None
     summary: str
@@ -63,6 +69,11 @@ class Route:
     @property
     def openapi_path(self) -> str:
         return _PARAM.sub(lambda m: "{" + m.group(1) + "}", self.path)
+
+    @property
+    def path_params(self) -> dict[str, bool]:
+        """Each path parameter, and whether it must be a UUID."""
+        return {m.group(1): m.group(2) == "uuid" for m in _PARAM.finditer(self.path)}
 
 
 @dataclass
@@ -77,6 +88,7 @@ class Call:
     settings: Settings
     body: Any = None
     query: Any = None
+    headers: Any = None
     user: User | None = None
     role: Role | None = None
 
@@ -124,29 +136,41 @@ class Router:
         auth: AuthKind | tuple[AuthKind, ...] = "user",
         body: type[BaseModel] | None = None,
         query: type[BaseModel] | None = None,
+        headers: type[BaseModel] | None = None,
+        form: type[BaseModel] | None = None,
         response: type[BaseModel] | None = None,
         status: int = 200,
+        also: tuple[int, ...] = (),
+        errors: tuple[int, ...] = (),
         role: Role | None = None,
         max_body_bytes: int | None = None,
         summary: str = "",
     ) -> Callable[[Handler], Handler]:
+        """Register a handler. `errors` lists the statuses the handler itself may answer (404 for a
+        row it cannot see, 409, ...); what the router answers on its own is derived from the other
+        arguments. Both go into the OpenAPI document, which must list every status a route answers.
+        """
         regex = "^" + _PARAM.sub(lambda m: f"(?P<{m.group(1)}>{_UUID if m.group(2) else '[^/]+'})", path) + "$"
 
         def register(handler: Handler) -> Handler:
             self.routes.append(
                 Route(
-                    method.upper(),
-                    path,
-                    handler,
-                    (auth,) if isinstance(auth, str) else auth,
-                    body,
-                    query,
-                    response,
-                    status,
-                    role,
-                    max_body_bytes,
-                    summary or (handler.__doc__ or "").strip().split("\n")[0],
-                    re.compile(regex),
+                    method=method.upper(),
+                    path=path,
+                    handler=handler,
+                    auth=(auth,) if isinstance(auth, str) else auth,
+                    body=body,
+                    query=query,
+                    headers=headers,
+                    form=form,
+                    response=response,
+                    status=status,
+                    also=also,
+                    errors=errors,
+                    role=role,
+                    max_body_bytes=max_body_bytes,
+                    summary=summary or (handler.__doc__ or "").strip().split("\n")[0],
+                    pattern=re.compile(regex),
                 )
             )
             return handler
@@ -171,15 +195,16 @@ class Router:
         Raises:
             NotFoundError: no route has this path. MethodNotAllowedError: one has, not this method.
         """
-        allowed = []
+        allowed: set[str] = set()
         for route in self.routes:
             found = route.pattern.match(path)
             if found:
                 if route.method == method or (method == "HEAD" and route.method == "GET"):
                     return route, found.groupdict()
-                allowed.append(route.method)
+                allowed |= {route.method, "HEAD"} if route.method == "GET" else {route.method}
         if allowed:
-            raise MethodNotAllowedError(f"Use {', '.join(sorted(set(allowed)))} on this path.")
+            methods = tuple(sorted(allowed))
+            raise MethodNotAllowedError(f"Use {', '.join(methods)} on this path.", allowed=methods)
         raise NotFoundError(f"No such endpoint: {path}")
 
     async def handle(self, request: Request) -> Response:
@@ -215,6 +240,8 @@ class Router:
         settings = get_settings()
         call = Call(request, request_id, self.function, route, params, settings)
         call.user = await _authenticate(authenticator(settings), route.auth, request)
+        if route.headers is not None:
+            call.headers = parse_headers(request, route.headers)
         if route.query is not None:
             call.query = parse_query(request, route.query)
         if route.body is not None:

@@ -7,13 +7,19 @@ zone (`sociallab.scheduling.times`). Times in responses are UTC.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
 from sociallab.http import RequestModel
-from sociallab.scheduling.validation import MAX_ALT_TEXT, MAX_CAPTION, MAX_FIRST_COMMENT, MAX_HASHTAGS
+from sociallab.scheduling.validation import (
+    HASHTAG_ITEM_PATTERN,
+    MAX_ALT_TEXT,
+    MAX_CAPTION,
+    MAX_FIRST_COMMENT,
+    MAX_HASHTAGS,
+)
 
 MediaType = Literal["IMAGE", "CAROUSEL", "STORY"]
 Status = Literal["draft", "pending_approval", "scheduled", "publishing", "published", "failed", "cancelled"]
@@ -74,6 +80,10 @@ class PostList(BaseModel):
     next_cursor: str | None
 
 
+# Documented only: `normalize_hashtags` checks it, with its own error type.
+Hashtag = Annotated[
+    str, Field(json_schema_extra={"pattern": HASHTAG_ITEM_PATTERN}, description="one word: letters, digits, _")
+]
 Caption = Field(default=None, max_length=MAX_CAPTION)
 AltText = Field(default=None, max_length=MAX_ALT_TEXT)
 FirstComment = Field(default=None, max_length=MAX_FIRST_COMMENT)
@@ -84,7 +94,7 @@ class CreatePostBody(RequestModel):
     instagram_account_id: UUID
     media_type: MediaType = "IMAGE"
     caption: str = Field(default="", max_length=MAX_CAPTION)
-    hashtags: list[str] = Field(default_factory=list, max_length=MAX_HASHTAGS)
+    hashtags: list[Hashtag] = Field(default_factory=list, max_length=MAX_HASHTAGS)
     alt_text: str | None = AltText
     first_comment: str | None = FirstComment
     asset_ids: list[UUID] = Field(min_length=1, max_length=10)
@@ -96,7 +106,7 @@ class UpdatePostBody(RequestModel):
 
     instagram_account_id: UUID | None = None
     caption: str | None = Caption
-    hashtags: list[str] | None = Field(default=None, max_length=MAX_HASHTAGS)
+    hashtags: list[Hashtag] | None = Field(default=None, max_length=MAX_HASHTAGS)
     alt_text: str | None = AltText
     first_comment: str | None = FirstComment
     asset_ids: list[UUID] | None = Field(default=None, min_length=1, max_length=10)

@@ -35,6 +35,7 @@ from sociallab.errors import (
     PermissionDeniedError,
     RequestValidationError,
 )
+from sociallab.jsonlimits import load_json
 from sociallab.scheduling import times
 from sociallab.scheduling.api_models import EventOut, ImageOut, PostOut
 from sociallab.scheduling.validation import ImageSize, check_post, normalize_hashtags
@@ -331,7 +332,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         BadRequestError: not a cursor this API made.
     """
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        data = load_json(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         created_at = datetime.fromisoformat(data["c"])
         post_id = str(UUID(data["i"]))
         if created_at.tzinfo is None:

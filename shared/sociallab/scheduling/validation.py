@@ -35,6 +35,8 @@ RATIO_TOLERANCE = 0.01
 HASHTAG = re.compile(r"(?<![\w#&])#(\w+)")
 MENTION = re.compile(r"(?<![\w.@])@([A-Za-z0-9._]{1,30})")
 _HASHTAG_ITEM = re.compile(r"^#?(\w{1,100})$")
+# The same rule as the OpenAPI document states it (surrounding space is trimmed before matching).
+HASHTAG_ITEM_PATTERN = r"^\s*#?\w{1,100}\s*$"
 
 
 def hashtags_in(text: str) -> list[str]:
