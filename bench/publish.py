@@ -45,7 +45,7 @@ from sociallab.db import Database
 from sociallab.instagram.accounts import encrypt_token
 from sociallab.instagram.client import DEFAULT_TIMEOUT, InstagramClient
 from sociallab.instagram.sandbox import InstagramSandbox
-from sociallab.scheduling.publisher import PublisherConfig, publish_due
+from sociallab.publishing import PublisherConfig, publish_due
 from sociallab.storage import close_storage, get_storage
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64 + b"\xff\xd9"

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sociallab.http import Call, Router
-from sociallab.scheduling.publisher import run_publish_due
+from sociallab.publishing import run_publish_due
 
 router = Router("publish-due", schedule_seconds=60, description="Publishes due posts to Instagram, exactly once.")
 

@@ -16,9 +16,9 @@ from sociallab.dev.loader import load_function
 from sociallab.devserver import build_app
 from sociallab.instagram.models import RecentMedia
 from sociallab.logging import JsonFormatter
-from sociallab.scheduling.backoff import backoff_ceiling, backoff_delay
-from sociallab.scheduling.publisher import PublisherConfig, compose_caption
-from sociallab.scheduling.publisher_media import match_media
+from sociallab.publishing import PublisherConfig
+from sociallab.publishing.backoff import backoff_ceiling, backoff_delay
+from sociallab.publishing.media import compose_caption, match_media
 from sociallab.storage import close_storage
 from tests.plugins.publisher import FAST, PublishWorld
 
@@ -338,7 +338,7 @@ async def test_publishing_disabled_claims_nothing(publish_world: PublishWorld, m
 
 
 async def test_a_run_that_lost_its_lease_publishes_nothing(publish_world: PublishWorld) -> None:
-    from sociallab.scheduling.publisher import PublishHooks
+    from sociallab.publishing import PublishHooks
 
     world = publish_world
     account = await world.add_account()

@@ -1,5 +1,5 @@
 -- publish-due: claims, leases and every state write of the publishing protocol (DESIGN.md §4).
--- Used by sociallab.scheduling.publisher_store.
+-- Used by sociallab.publishing.store.
 --
 -- Time: `%(now)s` is NULL in production (the database clock, one clock for every instance) and a
 -- fixed instant in tests that move time instead of sleeping.

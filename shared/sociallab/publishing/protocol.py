@@ -11,9 +11,9 @@
    5xx) -> read the container: PUBLISHED means it went out, anything else -> retry later;
 5. record `published` with the media id at once; then the permalink and the first comment. A publish
    that went out without its answer (1. or 4.): the media is looked up in the account's latest media
-   and written with `published` when found, else left to a later run's backfill (`publisher_media`).
+   and written with `published` when found, else left to a later run's backfill (`media`).
 
-What each failure does to the post and its account: `publisher_failures`.
+What each failure does to the post and its account: `failures`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from sociallab.instagram.errors import (
     UnknownOutcomeError,
 )
 from sociallab.logging import get_logger, log_context
-from sociallab.scheduling.publisher_context import (
+from sociallab.publishing.context import (
     ContainerFailedError,
     InvalidPostError,
     LeaseLostError,
@@ -37,11 +37,9 @@ from sociallab.scheduling.publisher_context import (
     QuotaReachedError,
     RunContext,
 )
-from sociallab.scheduling.publisher_failures import handle_failure
-from sociallab.scheduling.publisher_media import after_publish, compose_caption, find_published_media
-from sociallab.scheduling.publisher_store import ClaimedPost, MediaItem
-
-__all__ = ["compose_caption", "process_post"]
+from sociallab.publishing.failures import handle_failure
+from sociallab.publishing.media import after_publish, compose_caption, find_published_media
+from sociallab.publishing.store import ClaimedPost, MediaItem
 
 log = get_logger(__name__)
 

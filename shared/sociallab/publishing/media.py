@@ -35,8 +35,8 @@ from sociallab.instagram.accounts import ReauthRequiredError
 from sociallab.instagram.errors import InstagramError
 from sociallab.instagram.models import RecentMedia
 from sociallab.logging import get_logger, log_context
-from sociallab.scheduling.publisher_context import RunContext
-from sociallab.scheduling.publisher_store import ClaimedPost
+from sociallab.publishing.context import RunContext
+from sociallab.publishing.store import ClaimedPost
 
 log = get_logger(__name__)
 

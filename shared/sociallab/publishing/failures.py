@@ -26,8 +26,8 @@ from sociallab.instagram.errors import (
     TokenInvalidError,
 )
 from sociallab.logging import get_logger
-from sociallab.scheduling.backoff import backoff_delay
-from sociallab.scheduling.publisher_context import (
+from sociallab.publishing.backoff import backoff_delay
+from sociallab.publishing.context import (
     ContainerFailedError,
     InvalidPostError,
     LeaseLostError,
@@ -35,7 +35,7 @@ from sociallab.scheduling.publisher_context import (
     QuotaReachedError,
     RunContext,
 )
-from sociallab.scheduling.publisher_store import ACTOR, ClaimedPost
+from sociallab.publishing.store import ACTOR, ClaimedPost
 
 log = get_logger(__name__)
 

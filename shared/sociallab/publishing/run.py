@@ -8,7 +8,7 @@ lease per account and per post), works on up to `concurrency` accounts at once a
 posts one after another, and stops claiming after `run_budget_seconds`. Any number of runs may go at
 once (overlapping ticks, several instances): they divide the accounts between them. A run that dies
 leaves leases that expire; the next run takes those posts up where they stopped (see
-`publisher_steps` for why that never publishes a post twice).
+`protocol` for why that never publishes a post twice).
 
 `PUBLISHING_ENABLED=false` makes a run claim nothing.
 """
@@ -28,24 +28,13 @@ from sociallab.db import Database, get_db
 from sociallab.instagram.accounts import get_cipher
 from sociallab.instagram.client import DEFAULT_TIMEOUT, InstagramClient
 from sociallab.logging import get_logger, log_context
-from sociallab.scheduling.publisher_config import PublisherConfig, PublishHooks, PublishResult, Step
-from sociallab.scheduling.publisher_context import Outcome, RunContext
-from sociallab.scheduling.publisher_failures import pause
-from sociallab.scheduling.publisher_media import backfill_media
-from sociallab.scheduling.publisher_steps import compose_caption, process_post
-from sociallab.scheduling.publisher_store import ClaimedPost, PublisherStore
+from sociallab.publishing.config import PublisherConfig, PublishHooks, PublishResult
+from sociallab.publishing.context import Outcome, RunContext
+from sociallab.publishing.failures import pause
+from sociallab.publishing.media import backfill_media
+from sociallab.publishing.protocol import process_post
+from sociallab.publishing.store import ClaimedPost, PublisherStore
 from sociallab.storage import Storage, get_storage
-
-__all__ = [
-    "ClaimedPost",
-    "PublishHooks",
-    "PublishResult",
-    "PublisherConfig",
-    "Step",
-    "compose_caption",
-    "publish_due",
-    "run_publish_due",
-]
 
 log = get_logger(__name__)
 

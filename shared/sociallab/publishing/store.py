@@ -1,4 +1,4 @@
-"""Every database read and write of publish-due, one method per statement of `publisher.sql`.
+"""Every database read and write of publish-due, one method per statement of `store.sql`.
 
 Each method is ONE statement and ONE round trip: the statements bundle their audit rows (post_events)
 and lease bookkeeping in CTEs, and run on an autocommit connection, where a single statement is its
@@ -22,7 +22,7 @@ from typing import Any, LiteralString
 
 from sociallab.db import Database, Row, Tx, load_queries
 
-QUERIES = load_queries(Path(__file__).with_name("publisher.sql"))
+QUERIES = load_queries(Path(__file__).with_name("store.sql"))
 ACTOR = "publish-due"
 
 Clock = Callable[[], datetime | None]
@@ -135,7 +135,7 @@ class PublisherStore:
     # --- claims -----------------------------------------------------------------------------------
 
     async def claim(self, limit: int) -> list[ClaimedPost]:
-        """Claim up to `limit` posts, at most one per account (see `claim` in publisher.sql).
+        """Claim up to `limit` posts, at most one per account (see `claim` in store.sql).
 
         Raises:
             DependencyUnavailableError: the database is unreachable.
@@ -218,7 +218,7 @@ class PublisherStore:
         with_permalinks: bool = True,
     ) -> list[Row]:
         """Up to `limit` published posts without a media id whose lookup is due, each marked as looked up
-        now (see `pick_media_backfill` in publisher.sql)."""
+        now (see `pick_media_backfill` in store.sql)."""
         return await self._all(
             QUERIES["pick_media_backfill"],
             self.params(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from sociallab.scheduling.publisher_store import ClaimedPost
+from sociallab.publishing.store import ClaimedPost
 
 # The moments a run can be interrupted at, in protocol order (DESIGN.md §4).
 Step = Literal[
