@@ -36,7 +36,7 @@ from sociallab.instagram.errors import InstagramError
 from sociallab.instagram.models import RecentMedia
 from sociallab.logging import get_logger, log_context
 from sociallab.publishing.context import RunContext
-from sociallab.publishing.store import ClaimedPost
+from sociallab.publishing.store import ClaimedPost, account_row
 
 log = get_logger(__name__)
 
@@ -198,15 +198,8 @@ async def backfill_media(ctx: RunContext) -> None:
 
 async def _backfill_account(ctx: RunContext, account_id: str, posts: list[dict[str, Any]]) -> None:
     first = posts[0]
-    account_row = {
-        "id": account_id,
-        "status": first["account_status"],
-        "token_ciphertext": first["token_ciphertext"],
-        "token_key_id": first["token_key_id"],
-        "token_expires_at": first["token_expires_at"],
-    }
     try:
-        token = ctx.account_token(account_id, account_row)
+        token = ctx.account_token(account_id, account_row(first))
         media = await ctx.client.recent_media(first["ig_user_id"], token, limit=ctx.config.media_lookup_limit)
     except (InstagramError, ReauthRequiredError, DecryptionError) as exc:
         reason = exc.reason if isinstance(exc, InstagramError) else type(exc).__name__

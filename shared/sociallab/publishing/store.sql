@@ -543,10 +543,3 @@ events AS (
 )
 SELECT (SELECT rate_limited_until FROM paused) AS rate_limited_until,
        (SELECT count(*) FROM released) AS released;
-
--- name: add_event
--- An external call's outcome that changes no status (e.g. a first comment that failed).
-INSERT INTO public.post_events (post_id, workspace_id, kind, actor, detail)
-SELECT p.id, p.workspace_id, %(kind)s::text, %(actor)s::text, %(detail)s::jsonb
-FROM public.posts p
-WHERE p.id = %(post_id)s::uuid;
