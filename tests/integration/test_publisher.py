@@ -58,6 +58,7 @@ async def test_a_due_image_post_is_published_once_with_its_media_id_and_permalin
     assert (await world.post(later))["status"] == "scheduled"
     kinds = [(e["kind"], e["to_status"]) for e in await world.events(post_id)]
     assert kinds == [
+        ("status", "scheduled"),  # its creation (add_post inserts it scheduled)
         ("status", "publishing"),
         ("container.created", None),
         ("status", "published"),

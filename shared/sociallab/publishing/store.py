@@ -146,7 +146,7 @@ class PublisherStore:
         """
         if limit <= 0:
             return []
-        rows = await self._all(QUERIES["claim"], self._params(limit=limit))
+        rows = await self._all(QUERIES["claim"], self._params(limit=limit, account_id=None))
         return [ClaimedPost.from_row(row) for row in rows]
 
     async def claim_next(self, account_id: str) -> ClaimedPost | None:
@@ -155,7 +155,7 @@ class PublisherStore:
         Raises:
             DependencyUnavailableError: the database is unreachable.
         """
-        row = await self._one(QUERIES["claim_next"], self._params(account_id=account_id))
+        row = await self._one(QUERIES["claim"], self._params(limit=1, account_id=account_id))
         return ClaimedPost.from_row(row) if row else None
 
     async def release_account(self, account_id: str) -> None:
@@ -260,7 +260,6 @@ class PublisherStore:
         reason: str,
         error: str | None,
         error_code: str | None,
-        refund: bool = False,
     ) -> datetime | None:
         """Back to scheduled, due again in `delay_seconds`; the new due time, or None if the lease was lost."""
         row = await self._one(
@@ -271,7 +270,6 @@ class PublisherStore:
                 reason=reason,
                 error=error,
                 error_code=error_code,
-                refund=refund,
             ),
         )
         return row["next_attempt_at"] if row else None
