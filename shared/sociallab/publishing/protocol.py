@@ -38,8 +38,9 @@ from sociallab.publishing.context import (
     RunContext,
 )
 from sociallab.publishing.failures import handle_failure
-from sociallab.publishing.media import after_publish, compose_caption, find_published_media
+from sociallab.publishing.media import after_publish, find_published_media
 from sociallab.publishing.store import ClaimedPost, MediaItem
+from sociallab.scheduling.validation import instagram_caption
 
 log = get_logger(__name__)
 
@@ -151,7 +152,7 @@ async def _signed_url(ctx: RunContext, item: MediaItem) -> str:
 
 async def _create(ctx: RunContext, post: ClaimedPost, token: str) -> str:
     """Create the post's container (carousel: its children first) and save its id before anything else."""
-    caption = compose_caption(post.caption, post.hashtags)
+    caption = instagram_caption(post.caption, post.hashtags)
     children: list[str] = []
     if post.media_type == "CAROUSEL":
         if not 2 <= len(post.media) <= 10:
@@ -186,9 +187,7 @@ async def _create(ctx: RunContext, post: ClaimedPost, token: str) -> str:
     return container_id
 
 
-async def _create_parent(
-    ctx: RunContext, post: ClaimedPost, token: str, caption: str | None, children: list[str]
-) -> str:
+async def _create_parent(ctx: RunContext, post: ClaimedPost, token: str, caption: str, children: list[str]) -> str:
     """The carousel container; Instagram refuses it (9007) until every child is processed, so wait, bounded."""
     waited = 0.0
     while True:
