@@ -142,12 +142,19 @@ async def drain(url: str, runs: int, concurrency: int) -> tuple[float, list[Any]
     for pool in pools:
         await pool.open()
     config = PublisherConfig(concurrency=concurrency)
+    storage = get_storage()
     RoundTrips.count = 0
     started = time.perf_counter()
     try:
         results = await asyncio.gather(
             *(
-                publish_due(pool, InstagramClient.from_settings(settings, http), settings=settings, config=config)
+                publish_due(
+                    pool,
+                    InstagramClient.from_settings(settings, http),
+                    storage=storage,
+                    settings=settings,
+                    config=config,
+                )
                 for pool, http in zip(pools, https, strict=True)
             )
         )
