@@ -43,7 +43,8 @@ INSERT INTO public.post_status_edges (from_status, to_status) VALUES
     ('publishing', 'published'),
     ('publishing', 'scheduled'),               -- due again later: transient error, throttled, quota
     ('publishing', 'failed'),
-    ('failed', 'scheduled');                   -- retried by a user
+    ('failed', 'scheduled'),                   -- retried by a user
+    ('failed', 'pending_approval');            -- retried, its approval no longer holding (edited since)
 
 ALTER TABLE public.posts
     ADD COLUMN status_note jsonb CONSTRAINT posts_status_note_check CHECK (jsonb_typeof(status_note) = 'object');

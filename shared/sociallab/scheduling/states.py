@@ -60,7 +60,7 @@ EDGES: Mapping[str, frozenset[str]] = MappingProxyType(
         "scheduled": frozenset({"scheduled", "publishing", "cancelled", "failed"}),
         "publishing": frozenset({"publishing", "published", "scheduled", "failed"}),
         "published": frozenset(),
-        "failed": frozenset({"scheduled"}),
+        "failed": frozenset({"scheduled", "pending_approval"}),
         "cancelled": frozenset(),
     }
 )
