@@ -1,8 +1,9 @@
 """Every database read and write of publish-due, one method per statement of `store.sql`.
 
-Each method is ONE statement and ONE round trip: the statements bundle their audit rows (post_events)
-and lease bookkeeping in CTEs, and run on an autocommit connection, where a single statement is its
-own transaction (wrapping it in BEGIN/COMMIT would add two round trips and no safety). No row lock
+Each method is ONE statement and ONE round trip: the statements bundle their lease bookkeeping and
+audit rows (post_events) in CTEs, a status change its event's actor and detail in `posts.status_note`
+(the database writes that event itself), and run on an autocommit connection, where a single
+statement is its own transaction (wrapping it in BEGIN/COMMIT would add two round trips and no safety). No row lock
 outlives its statement, so no lock is ever held while Instagram is called. The one exception is
 `park` (a dead token, rare): several statements in one transaction.
 
