@@ -45,7 +45,7 @@ from sociallab.db import Database
 from sociallab.instagram.accounts import encrypt_token
 from sociallab.instagram.client import DEFAULT_TIMEOUT, InstagramClient
 from sociallab.instagram.sandbox import InstagramSandbox
-from sociallab.scheduling.publisher import PublisherConfig, publish_due
+from sociallab.publishing import PublisherConfig, publish_due
 from sociallab.storage import close_storage, get_storage
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64 + b"\xff\xd9"
@@ -142,12 +142,19 @@ async def drain(url: str, runs: int, concurrency: int) -> tuple[float, list[Any]
     for pool in pools:
         await pool.open()
     config = PublisherConfig(concurrency=concurrency)
+    storage = get_storage()
     RoundTrips.count = 0
     started = time.perf_counter()
     try:
         results = await asyncio.gather(
             *(
-                publish_due(pool, InstagramClient.from_settings(settings, http), settings=settings, config=config)
+                publish_due(
+                    pool,
+                    InstagramClient.from_settings(settings, http),
+                    storage=storage,
+                    settings=settings,
+                    config=config,
+                )
                 for pool, http in zip(pools, https, strict=True)
             )
         )

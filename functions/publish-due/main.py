@@ -7,40 +7,21 @@ recorded on the posts, never returned as a 500 (API.md). Imports neither Pillow 
 from __future__ import annotations
 
 import functions_framework.aio
-from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sociallab.db import get_db
 from sociallab.http import Call, Router
-from sociallab.scheduling.publisher import run_publish_due
+from sociallab.publishing import PublishResult, run_publish_due
+from sociallab.storage import get_storage
 
 router = Router("publish-due", schedule_seconds=60, description="Publishes due posts to Instagram, exactly once.")
 
 
-class PublishDueOut(BaseModel):
-    run_id: str
-    enabled: bool
-    claimed: int
-    published: int
-    retried: int
-    failed: int
-    rescheduled: int
-    rate_limited: int
-    parked: int
-    lost_lease: int
-    media_recovered: int
-    media_backfilled: int
-    errors: int
-    accounts: int
-    paused_accounts: list[str]
-    reauth_accounts: list[str]
-
-
-@router.post("/", auth="scheduler", response=PublishDueOut)
-async def publish(call: Call) -> PublishDueOut:
+@router.post("/", auth="scheduler", response=PublishResult)
+async def publish(call: Call) -> PublishResult:
     """Claim the due posts and publish them."""
-    result = await run_publish_due(call.settings)
-    return PublishDueOut(**result.as_dict())
+    return await run_publish_due(get_db(), get_storage(), settings=call.settings)
 
 
 @functions_framework.aio.http

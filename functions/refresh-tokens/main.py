@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functions_framework.aio
 import httpx
-from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -19,22 +18,11 @@ from sociallab.instagram.client import DEFAULT_TIMEOUT, InstagramClient
 router = Router("refresh-tokens", schedule_seconds=24 * 3600, description="Refresh long-lived Instagram tokens.")
 
 
-class RefreshOut(BaseModel):
-    day: str
-    already_ran: bool
-    considered: int
-    refreshed: int
-    reencrypted: int
-    reauth_required: int
-    failed: int
-
-
-@router.post("/", auth="scheduler", response=RefreshOut)
-async def run(call: Call) -> RefreshOut:
+@router.post("/", auth="scheduler", response=tokens.RefreshResult)
+async def run(call: Call) -> tokens.RefreshResult:
     """Refresh tokens >= 24 h old that expire within 15 days; once per day."""
     async with httpx.AsyncClient(timeout=DEFAULT_TIMEOUT) as http:
-        result = await tokens.refresh_tokens(get_db(), InstagramClient.from_settings(call.settings, http))
-    return RefreshOut(**result.counts())
+        return await tokens.refresh_tokens(get_db(), InstagramClient.from_settings(call.settings, http))
 
 
 @functions_framework.aio.http

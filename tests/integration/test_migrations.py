@@ -34,6 +34,7 @@ TABLES = {
     "posts",
     "post_media",
     "post_events",
+    "post_status_edges",
     "caption_cache",
     "usage_counters",
     "webhook_receipts",

@@ -4,11 +4,13 @@ races, edits (PATCH) per state, approval, retry, and the create_post service oth
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, LiteralString
 
 import httpx
 import pytest
+from psycopg.types.json import Jsonb
 
 from sociallab.db import Row
 from sociallab.errors import (
@@ -46,9 +48,12 @@ async def make_post(world: PostsWorld, status: Any, **overrides: Any) -> Row:
 
 
 async def events(world: PostsWorld, post_id: Any) -> list[tuple[str, str | None, str | None, str | None]]:
+    """The post's events after its creation (which the database records too, also for a post a
+    factory inserts: `make_post`)."""
     async with world.db.transaction() as tx:
         rows = await tx.fetch_all(
-            "SELECT kind, from_status, to_status, actor FROM post_events WHERE post_id = %(id)s ORDER BY created_at",
+            "SELECT kind, from_status, to_status, actor FROM post_events"
+            " WHERE post_id = %(id)s AND NOT (kind = 'status' AND from_status IS NULL) ORDER BY created_at",
             {"id": post_id},
         )
     return [(r["kind"], r["from_status"], r["to_status"], r["actor"]) for r in rows]
@@ -144,6 +149,76 @@ async def test_transition_table(
     assert response.json()["events"][-1]["kind"] == kind
 
 
+# --- the edges live in the database ------------------------------------------------------------
+
+# Moves a post to %(to)s with every column the target status needs (the CHECKs on posts), so only
+# the edge itself can be refused.
+MOVE: LiteralString = """
+    UPDATE posts
+    SET status = %(to)s::text,
+        scheduled_at = coalesce(scheduled_at, now()),
+        lease_expires_at = now() + interval '5 minutes',
+        published_at = coalesce(published_at, now()),
+        container_id = coalesce(container_id, 'c-edge'),
+        failure_reason = coalesce(failure_reason, 'test')
+    WHERE id = %(id)s
+"""
+
+
+async def test_the_database_allows_exactly_the_edges_python_knows(posts_world: PostsWorld) -> None:
+    """Both directions: each edge of `states.EDGES` is a change the database makes, and every other
+    pair of statuses is refused, whoever sends the UPDATE."""
+    allowed: set[tuple[str, str]] = set()
+    for before, after in itertools.product(states.STATUSES, repeat=2):
+        post = await make_post(posts_world, before)
+        try:
+            async with posts_world.db.transaction() as tx:
+                await tx.execute(MOVE, {"to": after, "id": post["id"]})
+        except UnprocessableError as exc:
+            final = before == "published" and after != "published"  # the older rule answers first
+            assert exc.constraint == ("posts_published_is_final" if final else "posts_status_transition_check")
+            assert await status_of(posts_world, post["id"]) == before
+        else:
+            allowed.add((before, after))
+    assert allowed == {(before, after) for before, targets in states.EDGES.items() for after in targets}
+    async with posts_world.db.transaction() as tx:
+        rows = await tx.fetch_all("SELECT from_status, to_status FROM post_status_edges")
+    assert {(r["from_status"], r["to_status"]) for r in rows} == allowed
+
+
+async def test_a_status_change_is_recorded_with_the_note_of_its_own_statement(posts_world: PostsWorld) -> None:
+    post = await make_post(posts_world, "scheduled")
+    change: LiteralString = (
+        "UPDATE posts SET status = %(to)s, lease_expires_at = now() + interval '5 minutes',"
+        " status_note = %(note)s WHERE id = %(id)s"
+    )
+    claim = {"actor": "publish-due", "detail": {"attempt": 1}}
+    reschedule = {"kind": "rescheduled", "actor": "user:someone", "detail": {"scheduled_at": "2030-01-01"}}
+    async with posts_world.db.transaction() as tx:
+        await tx.execute(change, {"to": "publishing", "note": Jsonb(claim), "id": post["id"]})
+    async with posts_world.db.transaction() as tx:  # a later write without a note of its own
+        await tx.execute("UPDATE posts SET lease_owner = 'run-2' WHERE id = %(id)s", {"id": post["id"]})
+        await tx.execute(
+            "UPDATE posts SET status = 'scheduled', lease_expires_at = NULL WHERE id = %(id)s", {"id": post["id"]}
+        )
+    for _ in range(2):  # the same note twice: each change is still its own
+        async with posts_world.db.transaction() as tx:
+            await tx.execute(change, {"to": "scheduled", "note": Jsonb(reschedule), "id": post["id"]})
+    async with posts_world.db.transaction() as tx:
+        rows = await tx.fetch_all(
+            "SELECT kind, from_status, to_status, actor, detail FROM post_events WHERE post_id = %(id)s"
+            " ORDER BY created_at",
+            {"id": post["id"]},
+        )
+    assert [tuple(r.values()) for r in rows] == [
+        ("status", None, "scheduled", None, {}),  # the factory's insert
+        ("status", "scheduled", "publishing", "publish-due", {"attempt": 1}),
+        ("status", "publishing", "scheduled", None, {}),
+        ("rescheduled", "scheduled", "scheduled", "user:someone", {"scheduled_at": "2030-01-01"}),
+        ("rescheduled", "scheduled", "scheduled", "user:someone", {"scheduled_at": "2030-01-01"}),
+    ]
+
+
 # --- races -------------------------------------------------------------------------------------
 
 
@@ -174,8 +249,8 @@ async def test_cancel_loses_to_a_publisher_claim_in_flight(posts_world: PostsWor
     async def publisher() -> None:
         async with posts_world.db.transaction() as tx:
             await tx.execute(
-                "UPDATE posts SET status = 'publishing', lease_expires_at = now() + interval '5 minutes' "
-                "WHERE id = %(id)s",
+                "UPDATE posts SET status = 'publishing', lease_expires_at = now() + interval '5 minutes',"
+                ' status_note = \'{"actor": "publish-due"}\' WHERE id = %(id)s',
                 {"id": post["id"]},
             )
             claimed.set()
@@ -199,7 +274,7 @@ async def test_cancel_loses_to_a_publisher_claim_in_flight(posts_world: PostsWor
     await claim
     assert await cancelling == "conflict"
     assert await status_of(posts_world, post["id"]) == "publishing"
-    assert await events(posts_world, post["id"]) == []
+    assert await events(posts_world, post["id"]) == [("status", "scheduled", "publishing", "publish-due")]
 
 
 async def _until_a_backend_waits_on_a_lock(world: PostsWorld) -> None:
@@ -353,7 +428,8 @@ async def test_patch_changes_only_what_is_given(posts_client: httpx.AsyncClient,
     assert cleared.json()["alt_text"] is None and cleared.json()["caption"] == "New caption"
     async with posts_world.db.transaction() as tx:
         details = await tx.fetch_all(
-            "SELECT detail FROM post_events WHERE post_id = %(id)s ORDER BY created_at", {"id": post["id"]}
+            "SELECT detail FROM post_events WHERE post_id = %(id)s AND kind = 'edited' ORDER BY created_at",
+            {"id": post["id"]},
         )
     assert [d["detail"]["fields"] for d in details] == [["caption", "hashtags"], ["alt_text"]]
 
@@ -422,7 +498,9 @@ async def test_patch_of_a_failed_post_drops_its_stale_container(
         row = await tx.fetch_one(
             "SELECT container_id, child_container_ids FROM posts WHERE id = %(id)s", {"id": post["id"]}
         )
-        detail = await tx.fetch_val("SELECT detail FROM post_events WHERE post_id = %(id)s", {"id": post["id"]})
+        detail = await tx.fetch_val(
+            "SELECT detail FROM post_events WHERE post_id = %(id)s AND kind = 'edited'", {"id": post["id"]}
+        )
     assert row == {"container_id": None, "child_container_ids": []}
     assert detail["dropped_container_id"] == "17900002"
     # A first comment is not part of the container: changing it keeps one.

@@ -16,9 +16,10 @@ from sociallab.dev.loader import load_function
 from sociallab.devserver import build_app
 from sociallab.instagram.models import RecentMedia
 from sociallab.logging import JsonFormatter
-from sociallab.scheduling.backoff import backoff_ceiling, backoff_delay
-from sociallab.scheduling.publisher import PublisherConfig, compose_caption
-from sociallab.scheduling.publisher_media import match_media
+from sociallab.publishing import PublisherConfig
+from sociallab.publishing.backoff import backoff_ceiling, backoff_delay
+from sociallab.publishing.media import match_media
+from sociallab.scheduling.validation import instagram_caption
 from sociallab.storage import close_storage
 from tests.plugins.publisher import FAST, PublishWorld
 
@@ -58,6 +59,7 @@ async def test_a_due_image_post_is_published_once_with_its_media_id_and_permalin
     assert (await world.post(later))["status"] == "scheduled"
     kinds = [(e["kind"], e["to_status"]) for e in await world.events(post_id)]
     assert kinds == [
+        ("status", "scheduled"),  # its creation (add_post inserts it scheduled)
         ("status", "publishing"),
         ("container.created", None),
         ("status", "published"),
@@ -159,6 +161,21 @@ async def test_a_container_not_ready_within_the_bound_is_given_back_and_finished
     assert post["status"] == "published"
     assert world.sandbox.calls["create"] == 1  # the saved container was reused
     assert world.sandbox.publish_count(post["container_id"]) == 1
+
+
+async def test_instagram_receives_exactly_the_caption_validation_checks(publish_world: PublishWorld) -> None:
+    world = publish_world
+    account = await world.add_account()
+    posts = {"  Go ##team \n": ["#team"], "   ": []}
+    for caption, hashtags in posts.items():
+        await world.add_post(account, caption=caption, hashtags=hashtags)
+
+    assert (await world.run()).published == 2
+
+    sent = sorted((m["caption"] or "") for m in world.sandbox.published_media())
+    assert sent == sorted(instagram_caption(caption, hashtags) for caption, hashtags in posts.items())
+    assert sent == ["", "Go ##team\n\n#team"]
+    assert None in [m["caption"] for m in world.sandbox.published_media()]  # no caption at all, not ""
 
 
 async def test_an_expired_container_is_replaced(publish_world: PublishWorld) -> None:
@@ -338,7 +355,7 @@ async def test_publishing_disabled_claims_nothing(publish_world: PublishWorld, m
 
 
 async def test_a_run_that_lost_its_lease_publishes_nothing(publish_world: PublishWorld) -> None:
-    from sociallab.scheduling.publisher import PublishHooks
+    from sociallab.publishing import PublishHooks
 
     world = publish_world
     account = await world.add_account()
@@ -377,13 +394,6 @@ async def test_the_function_needs_the_scheduler_and_answers_counts(
     assert (body["claimed"], body["published"]) == (1, 1)
     assert "IGQ" not in response.text
     await close_storage()
-
-
-def test_caption_gets_the_hashtags_it_lacks() -> None:
-    assert compose_caption("Win! #derby", ["derby", "#Goals", "#goals", " "]) == "Win! #derby\n\n#Goals"
-    assert compose_caption("#derbyday", ["#derby"]) == "#derbyday\n\n#derby"
-    assert compose_caption(None, ["a"]) == "#a"
-    assert compose_caption("  ", []) is None
 
 
 def test_backoff_is_exponential_with_full_jitter() -> None:

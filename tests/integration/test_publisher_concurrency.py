@@ -10,8 +10,8 @@ from collections import Counter
 import pytest
 
 from sociallab.db import Database
-from sociallab.scheduling.publisher import PublisherConfig, PublishHooks, Step
-from sociallab.scheduling.publisher_store import ClaimedPost
+from sociallab.publishing import PublisherConfig, PublishHooks, Step
+from sociallab.publishing.store import ClaimedPost
 from tests.plugins.publisher import FAST, PublishWorld
 
 pytestmark = pytest.mark.integration

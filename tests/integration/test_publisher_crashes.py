@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from sociallab.instagram.sandbox import Fault
-from sociallab.scheduling.publisher import PublishHooks, Step
-from sociallab.scheduling.publisher_store import ClaimedPost
+from sociallab.publishing import PublishHooks, Step
+from sociallab.publishing.store import ClaimedPost
 from tests.plugins.publisher import FAST, PublishWorld
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from sociallab.instagram.sandbox import Fault
-from sociallab.scheduling.publisher import PublisherConfig
+from sociallab.publishing import PublisherConfig
 from tests.plugins.publisher import FAST, PublishWorld
 
 pytestmark = pytest.mark.integration

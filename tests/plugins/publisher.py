@@ -29,7 +29,7 @@ from sociallab.db import Database, Row
 from sociallab.instagram.accounts import encrypt_token
 from sociallab.instagram.client import InstagramClient
 from sociallab.instagram.sandbox import InstagramSandbox
-from sociallab.scheduling.publisher import PublisherConfig, PublishHooks, PublishResult, publish_due
+from sociallab.publishing import PublisherConfig, PublishHooks, PublishResult, publish_due
 from sociallab.storage import Storage, close_storage, get_storage
 from tests.integration import factories
 

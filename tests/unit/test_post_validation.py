@@ -169,3 +169,20 @@ def test_instagram_caption_appends_missing_hashtags() -> None:
     assert instagram_caption("Win! #goal", ["#goal", "#matchday"]) == "Win! #goal\n\n#matchday"
     assert instagram_caption("", ["#a"]) == "#a"
     assert instagram_caption(None, []) == ""
+    # Stored tags are normalised already; anything else is made a tag once, blanks skipped.
+    assert instagram_caption("Win! #derby", ["derby", "#Goals", "#goals", " "]) == "Win! #derby\n\n#Goals"
+    assert instagram_caption("#derbyday", ["#derby"]) == "#derbyday\n\n#derby"
+    assert instagram_caption(None, ["a"]) == "#a"
+
+
+def test_the_caption_checked_is_the_caption_sent() -> None:
+    """One text for both: `##team` is no hashtag to the counting, so #team is added for it too;
+    surrounding whitespace is neither sent nor counted; no caption is ''."""
+    assert instagram_caption("Go ##team", ["#team"]) == "Go ##team\n\n#team"
+    assert hashtags_in(instagram_caption("Go ##team", ["#team"])) == ["team"]
+    assert instagram_caption("  \n Full time!  ", []) == "Full time!"
+    assert instagram_caption("  ", []) == ""
+    check(caption="   " + "x" * 2200)
+    with pytest.raises(RequestValidationError) as exc:
+        check(caption="x" * 2199, hashtags=["#a"])  # 2199 + blank line + #a
+    assert rules(exc) == [("caption", "too_long")]

@@ -67,12 +67,12 @@ RETURNING id;
 
 -- name: park_posts
 -- The account's waiting posts cannot go out until it is reconnected: they become `failed` with
--- failure_reason 'reauth_required' (recoverable with POST /posts/{id}/retry), each transition
--- written to post_events. A post in `publishing` belongs to the run holding its lease, unless that
--- lease ran out (a crashed run): no run will claim it for a reauth_required account, so it is
--- parked too. Its container is kept, so the retry checks it before publishing anything again.
+-- failure_reason 'reauth_required' (recoverable with POST /posts/{id}/retry); the database records
+-- each transition from status_note. A post in `publishing` belongs to the run holding its lease,
+-- unless that lease ran out (a crashed run): no run will claim it for a reauth_required account, so
+-- it is parked too. Its container is kept, so the retry checks it before publishing anything again.
 WITH target AS (
-    SELECT id, status AS from_status
+    SELECT id
     FROM public.posts
     WHERE instagram_account_id = %(account_id)s::uuid
       AND (status = 'scheduled' OR (status = 'publishing' AND lease_expires_at <= now()))
@@ -85,16 +85,14 @@ WITH target AS (
         last_error_code = %(error_code)s::text,
         next_attempt_at = NULL,
         lease_owner = NULL,
-        lease_expires_at = NULL
+        lease_expires_at = NULL,
+        status_note = jsonb_build_object(
+            'actor', %(actor)s::text,
+            'detail', jsonb_build_object('reason', %(failure_reason)s::text,
+                                         'instagram_account_id', %(account_id)s::text))
     FROM target
     WHERE p.id = target.id
-    RETURNING p.id, p.workspace_id, target.from_status
-), events AS (
-    INSERT INTO public.post_events (post_id, workspace_id, kind, from_status, to_status, detail, actor)
-    SELECT id, workspace_id, 'status', from_status, 'failed',
-           jsonb_build_object('reason', %(failure_reason)s::text, 'instagram_account_id', %(account_id)s::text),
-           %(actor)s::text
-    FROM parked
+    RETURNING p.id
 )
 SELECT id FROM parked;
 

@@ -216,7 +216,7 @@ class InstagramClient:
     ) -> str:
         """Create a media container and return its id (IMAGE: `image_url`; CAROUSEL: 2-10 `children`
         container ids; STORIES: `image_url`). A carousel item is an IMAGE with `is_carousel_item=True`
-        and no caption.
+        and no caption. An empty caption is not sent (the media has none).
 
         Raises:
             PermanentError (bad parameters, image rejected), MediaUnfetchableError, TokenInvalidError,
@@ -227,7 +227,7 @@ class InstagramClient:
             form["media_type"] = media_type
         if image_url is not None:
             form["image_url"] = image_url
-        if caption is not None and not is_carousel_item:
+        if caption and not is_carousel_item:
             form["caption"] = caption
         if alt_text is not None:
             form["alt_text"] = alt_text

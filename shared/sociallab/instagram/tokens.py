@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from sociallab.crypto import DecryptionError, TokenCipher
 from sociallab.db import Database, Row
@@ -50,9 +52,12 @@ class RefreshPolicy:
     stale_after: timedelta = timedelta(minutes=15)  # take over a day's run that never finished
 
 
-@dataclass
-class RefreshResult:
-    """The counts `refresh-tokens` returns (API.md: always 200, failures are recorded, not raised)."""
+class RefreshResult(BaseModel):
+    """What a day's refresh did: `refresh-tokens`' response body as it is (API.md: always 200,
+    failures are recorded, not raised). `failures` (per account) goes to the day's receipt and the
+    log, not into the response."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
     day: str
     already_ran: bool = False
@@ -61,10 +66,7 @@ class RefreshResult:
     reencrypted: int = 0
     reauth_required: int = 0
     failed: int = 0
-    failures: list[dict[str, Any]] = field(default_factory=list)
-
-    def counts(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if k != "failures"}
+    failures: list[dict[str, Any]] = Field(default_factory=list, exclude=True)
 
 
 async def refresh_tokens(
@@ -114,9 +116,9 @@ async def refresh_tokens(
     await _reencrypt_old_keys(db, cipher, result, policy.batch_limit)
     await db.execute(
         QUERIES["finish_refresh_run"],
-        {"day": result.day, "result": json.dumps({**result.counts(), "failures": result.failures})},
+        {"day": result.day, "result": json.dumps({**result.model_dump(), "failures": result.failures})},
     )
-    log.info("token refresh done", extra=result.counts())
+    log.info("token refresh done", extra=result.model_dump())
     return result
 
 

@@ -1,5 +1,5 @@
 """Posts and their schedule: the posts API (validation, the state machine, events, local times,
-best times) and the publisher (`publisher*.py`).
+best times). Publishing them is `sociallab.publishing`.
 
-Importing this package imports nothing heavy: `publish-due` imports only what it needs.
+Importing this package imports nothing heavy.
 """

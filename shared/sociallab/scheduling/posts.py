@@ -5,10 +5,11 @@
                                 media_type="IMAGE", caption="Full time!", alt_text=None, first_comment=None,
                                 hashtags=["#matchday"], images=[PostImage(asset_id, None, None, None)],
                                 scheduled_at=None)
-        out = await post_out(tx, row, storage=get_storage())
+        out = await post_out(tx, row, storage=storage)
 
-Status changes after creation (approve, schedule, cancel, retry) live in `states`. Every change
-writes a `post_events` row in the same transaction. All SQL filters by workspace.
+Status changes after creation (approve, schedule, cancel, retry) live in `states`. The database
+records every status change, creation included, as a `post_events` row (from `posts.status_note`).
+All SQL filters by workspace.
 """
 
 from __future__ import annotations

@@ -20,18 +20,21 @@ FROM media_assets
 WHERE workspace_id = %(workspace_id)s::uuid AND id = ANY(%(asset_ids)s::uuid[]);
 
 -- name: insert_post
--- The post, its images and its first event in one statement. A repeated dedupe_key inserts
--- nothing and returns no row (the caller raises DuplicatePostError).
+-- The post and its images in one statement (the database records its first event from
+-- status_note). A repeated dedupe_key inserts nothing and returns no row (the caller raises
+-- DuplicatePostError).
 WITH p AS (
     INSERT INTO posts (workspace_id, instagram_account_id, match_id, template_id, content_type,
                        dedupe_key, media_type, status, caption, caption_source, alt_text,
-                       first_comment, hashtags, scheduled_at, approved_by, approved_at, created_by)
+                       first_comment, hashtags, scheduled_at, approved_by, approved_at, created_by,
+                       status_note)
     VALUES (%(workspace_id)s::uuid, %(instagram_account_id)s::uuid, %(match_id)s::uuid,
             %(template_id)s::uuid, %(content_type)s::text, %(dedupe_key)s::text,
             %(media_type)s::text, %(status)s::text, %(caption)s::text, %(caption_source)s::text,
             %(alt_text)s::text, %(first_comment)s::text, %(hashtags)s::text[],
             %(scheduled_at)s::timestamptz, %(approved_by)s::uuid, %(approved_at)s::timestamptz,
-            %(actor_user_id)s::uuid)
+            %(actor_user_id)s::uuid,
+            jsonb_build_object('actor', %(actor)s::text, 'detail', %(event_detail)s::jsonb))
     ON CONFLICT ON CONSTRAINT posts_workspace_dedupe_key DO NOTHING
     RETURNING *
 ), media AS (
@@ -39,10 +42,6 @@ WITH p AS (
     SELECT p.id, p.workspace_id, (i.ord - 1)::smallint, i.asset_id, i.storage_path, i.width, i.height
     FROM p, unnest(%(image_asset_ids)s::uuid[], %(image_paths)s::text[], %(image_widths)s::int[],
                    %(image_heights)s::int[]) WITH ORDINALITY AS i (asset_id, storage_path, width, height, ord)
-), event AS (
-    INSERT INTO post_events (post_id, workspace_id, kind, from_status, to_status, detail, actor)
-    SELECT p.id, p.workspace_id, 'status', NULL, p.status, %(event_detail)s::jsonb, %(actor)s::text
-    FROM p
 )
 SELECT * FROM p;
 
@@ -122,9 +121,9 @@ VALUES (%(post_id)s::uuid, %(workspace_id)s::uuid, %(kind)s::text, %(from_status
         %(to_status)s::text, %(detail)s::jsonb, %(actor)s::text);
 
 -- name: transition
--- Move one post along the state machine, only from one of the allowed statuses, and record the event in
--- the same statement. The row lock taken by `old` makes two racing transitions serialise: the
--- second one re-reads the status and finds it no longer allowed (no row: 409).
+-- Move one post along the state machine, only from one of the allowed statuses (the database
+-- records the event from status_note). The row lock taken by `old` makes two racing transitions
+-- serialise: the second one re-reads the status and finds it no longer allowed (no row: 409).
 -- The set_... and reset_attempts flags choose which columns the transition writes.
 WITH old AS (
     SELECT id, status FROM posts
@@ -143,13 +142,11 @@ WITH old AS (
         last_error_code = CASE WHEN %(reset_attempts)s::boolean THEN NULL ELSE p.last_error_code END,
         failure_reason = CASE WHEN %(reset_attempts)s::boolean THEN NULL ELSE p.failure_reason END,
         lease_owner = CASE WHEN %(reset_attempts)s::boolean THEN NULL ELSE p.lease_owner END,
-        lease_expires_at = CASE WHEN %(reset_attempts)s::boolean THEN NULL ELSE p.lease_expires_at END
+        lease_expires_at = CASE WHEN %(reset_attempts)s::boolean THEN NULL ELSE p.lease_expires_at END,
+        status_note = jsonb_build_object('kind', %(kind)s::text, 'actor', %(actor)s::text,
+                                         'detail', %(detail)s::jsonb)
     FROM old
     WHERE p.id = old.id AND old.status = ANY(%(allowed)s::text[])
     RETURNING p.*, old.status AS from_status
-), event AS (
-    INSERT INTO post_events (post_id, workspace_id, kind, from_status, to_status, detail, actor)
-    SELECT c.id, c.workspace_id, %(kind)s::text, c.from_status, c.status, %(detail)s::jsonb, %(actor)s::text
-    FROM changed c
 )
 SELECT * FROM changed;

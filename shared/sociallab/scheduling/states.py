@@ -6,9 +6,12 @@
                                     v             v
                                 cancelled       failed -> scheduled, or pending_approval (user retry)
 
-Every status change is one `UPDATE ... WHERE status = ANY(allowed) RETURNING` that also writes
-its `post_events` row (same statement, same transaction), so two racing changes cannot both
-pass: the loser gets `ConflictError` (409). Rules where the issue left a choice:
+Every status change is one `UPDATE ... WHERE status = ANY(allowed) RETURNING`, so two racing
+changes cannot both pass: the loser gets `ConflictError` (409). The database allows only the
+edges of `post_status_edges` and writes each change's `post_events` row itself, from the actor
+and detail the statement puts in `posts.status_note` (migrations/012_post_transitions.sql).
+`EDGES` below is Python's read-only copy of that table (a test keeps them equal), for messages
+and for checking a transition before it is sent. Rules where the issue left a choice:
 
 - Approval: in a workspace with `require_approval`, an editor's scheduled post waits in
   `pending_approval` until an owner approves it; an owner's own posts are approved as they are
@@ -28,8 +31,9 @@ pass: the loser gets `ConflictError` (409). Rules where the issue left a choice:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -50,15 +54,19 @@ from sociallab.scheduling.posts import (
 )
 from sociallab.scheduling.validation import ImageSize, check_post, normalize_hashtags
 
-EDGES: dict[str, frozenset[str]] = {
-    "draft": frozenset({"pending_approval", "scheduled", "cancelled"}),
-    "pending_approval": frozenset({"pending_approval", "scheduled", "cancelled"}),
-    "scheduled": frozenset({"scheduled", "publishing", "cancelled"}),
-    "publishing": frozenset({"published", "scheduled", "failed"}),
-    "published": frozenset(),
-    "failed": frozenset({"scheduled", "pending_approval"}),
-    "cancelled": frozenset(),
-}
+# The database's `post_status_edges`, read-only (user actions here; publish-due's claims, retries
+# and outcomes, and the parking of a dead token's posts, in sociallab.publishing and .instagram).
+EDGES: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "draft": frozenset({"pending_approval", "scheduled", "cancelled"}),
+        "pending_approval": frozenset({"pending_approval", "scheduled", "cancelled"}),
+        "scheduled": frozenset({"scheduled", "publishing", "cancelled", "failed"}),
+        "publishing": frozenset({"publishing", "published", "scheduled", "failed"}),
+        "published": frozenset(),
+        "failed": frozenset({"scheduled", "pending_approval"}),
+        "cancelled": frozenset(),
+    }
+)
 STATUSES = tuple(EDGES)
 CONTENT_FIELDS = ("instagram_account_id", "caption", "hashtags", "alt_text", "asset_ids")  # in the container
 APPROVED_FIELDS = (*CONTENT_FIELDS, "first_comment")  # what an approver approved: all the audience sees

@@ -1,9 +1,9 @@
 """What Instagram accepts in a post, checked before anything is stored (422 with field details).
 
 Counting follows Instagram's rules (DESIGN.md §5): a caption of at most 2200 characters with at
-most 30 hashtags and 20 @mentions. The text counted is the caption Instagram will receive: the
-caption with the post's `hashtags` that it does not already contain appended (see
-`instagram_caption`), so a caption cannot pass here and fail at publish time.
+most 30 hashtags and 20 @mentions. The text counted is the caption Instagram will receive, made by
+`instagram_caption`, the one function that says what that is (publish-due sends its result, and
+captions are written to fit it), so a caption cannot pass here and fail at publish time.
 
 - A hashtag is `#` followed by letters, digits or `_`, not preceded by a letter, digit, `_`, `#`
   or `&` (so `C#`, `&#39;` and `##` are not counted); every occurrence counts.
@@ -75,10 +75,18 @@ def normalize_hashtags(tags: Sequence[str]) -> list[str]:
 
 
 def instagram_caption(caption: str | None, hashtags: Sequence[str]) -> str:
-    """The caption Instagram receives: `caption`, then the hashtags it does not contain yet."""
-    text = (caption or "").rstrip()
-    present = {tag.lower() for tag in hashtags_in(text)}
-    extra = [tag for tag in hashtags if tag.lstrip("#").lower() not in present]
+    """The caption Instagram receives for a post: `caption` without surrounding whitespace, then a
+    blank line and each of `hashtags` (`#` added where missing, blanks and case-insensitive repeats
+    skipped) that the text does not contain as a hashtag yet (by `hashtags_in`: `##tag` does not
+    count). `''` when there is nothing: the post goes out without a caption."""
+    text = (caption or "").strip()
+    seen = {tag.lower() for tag in hashtags_in(text)}
+    extra: list[str] = []
+    for raw in hashtags:
+        tag = raw.strip().removeprefix("#")
+        if tag and tag.lower() not in seen:
+            seen.add(tag.lower())
+            extra.append(f"#{tag}")
     if not extra:
         return text
     return f"{text}\n\n{' '.join(extra)}" if text else " ".join(extra)

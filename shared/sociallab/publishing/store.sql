@@ -1,5 +1,6 @@
 -- publish-due: claims, leases and every state write of the publishing protocol (DESIGN.md §4).
--- Used by sociallab.scheduling.publisher_store.
+-- Used by sociallab.publishing.store. A status change carries its event's actor and detail in
+-- `status_note`; the database writes the post_events row (migrations/012_post_transitions.sql).
 --
 -- Time: `%(now)s` is NULL in production (the database clock, one clock for every instance) and a
 -- fixed instant in tests that move time instead of sleeping.
@@ -8,22 +9,28 @@
 -- that lost its lease (it was too slow and another run reclaimed the post) writes nothing.
 
 -- name: claim
--- Up to %(limit)s accounts that have a due post, are usable, not paused and not held by a live run;
--- for each, its most urgent post (a crashed run's post first, then the oldest due). Sets the post
--- `publishing` with a lease and attempts + 1, leases the account, and writes the post_events rows.
--- Everything is locked with SKIP LOCKED, so concurrent runs divide the work instead of waiting.
+-- Claims due posts, one per account, in one of two ways:
+-- - %(account_id)s NULL: up to %(limit)s accounts that have a due post, are usable, not paused and
+--   not held by a live run (locked with SKIP LOCKED, so concurrent runs divide them); each is leased
+--   to this run (a pause that has run out ends here);
+-- - %(account_id)s given: the next due post of that account, which this run already holds
+--   (sequential within an account); its lease is extended, or released when nothing is due or the
+--   account is no longer usable.
+-- Each account's most urgent post (a crashed run's post first, then the oldest due) becomes
+-- `publishing` with a lease and attempts + 1; the database records the event from status_note.
 WITH clock AS (
     SELECT coalesce(%(now)s::timestamptz, now()) AS t
 ),
 due AS (
     SELECT p.instagram_account_id AS account_id, min(coalesce(p.next_attempt_at, p.scheduled_at)) AS due_at
     FROM public.posts p, clock
-    WHERE p.instagram_account_id IS NOT NULL
+    WHERE %(account_id)s::uuid IS NULL
+      AND p.instagram_account_id IS NOT NULL
       AND ((p.status = 'scheduled' AND coalesce(p.next_attempt_at, p.scheduled_at) <= clock.t)
         OR (p.status = 'publishing' AND p.lease_expires_at <= clock.t))
     GROUP BY p.instagram_account_id
 ),
-accounts AS (
+free_accounts AS (
     SELECT a.id
     FROM due
     JOIN public.instagram_accounts a ON a.id = due.account_id
@@ -37,6 +44,20 @@ accounts AS (
     ORDER BY due.due_at, a.id
     LIMIT %(limit)s::integer
     FOR NO KEY UPDATE OF a SKIP LOCKED
+),
+held_account AS (
+    SELECT a.id
+    FROM public.instagram_accounts a, clock
+    WHERE a.id = %(account_id)s::uuid
+      AND a.publish_lease_owner = %(run)s::text
+      AND a.status = 'active'
+      AND (a.rate_limited_until IS NULL OR a.rate_limited_until <= clock.t)
+    FOR NO KEY UPDATE OF a
+),
+accounts AS (
+    SELECT id FROM free_accounts
+    UNION ALL
+    SELECT id FROM held_account
 ),
 picked AS (
     SELECT next_post.id, next_post.status AS from_status
@@ -58,34 +79,39 @@ claimed AS (
     SET status = 'publishing',
         lease_owner = %(run)s::text,
         lease_expires_at = clock.t + make_interval(secs => %(lease_seconds)s::double precision),
-        attempts = p.attempts + 1
+        attempts = p.attempts + 1,
+        status_note = jsonb_build_object(
+            'actor', %(actor)s::text,
+            'detail', jsonb_build_object('run', %(run)s::text, 'attempt', p.attempts + 1,
+                                         'reclaimed', picked.from_status = 'publishing'))
     FROM picked, clock
     WHERE p.id = picked.id
-    RETURNING p.*
+    RETURNING p.*, picked.from_status
+),
+lease_changes AS (
+    -- Every account with a claimed post is leased to this run; a held account without one is released.
+    SELECT c.instagram_account_id AS account_id, true AS claimed FROM claimed c
+    UNION ALL
+    SELECT %(account_id)s::uuid, false
+    WHERE %(account_id)s::uuid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM claimed)
 ),
 leased AS (
     UPDATE public.instagram_accounts a
-    SET publish_lease_owner = %(run)s::text,
-        publish_lease_expires_at = clock.t + make_interval(secs => %(lease_seconds)s::double precision),
+    SET publish_lease_owner = CASE WHEN lc.claimed THEN %(run)s::text END,
+        publish_lease_expires_at = CASE WHEN lc.claimed
+                                        THEN clock.t + make_interval(secs => %(lease_seconds)s::double precision)
+                                   END,
         -- A pause that has run out ends here.
-        status = CASE WHEN a.status = 'rate_limited' THEN 'active' ELSE a.status END,
-        rate_limited_until = CASE WHEN a.status = 'rate_limited' THEN NULL ELSE a.rate_limited_until END
-    FROM claimed, clock
-    WHERE a.id = claimed.instagram_account_id
+        status = CASE WHEN lc.claimed AND a.status = 'rate_limited' THEN 'active' ELSE a.status END,
+        rate_limited_until = CASE WHEN lc.claimed AND a.status = 'rate_limited' THEN NULL
+                                  ELSE a.rate_limited_until END
+    FROM lease_changes lc, clock
+    WHERE a.id = lc.account_id AND (lc.claimed OR a.publish_lease_owner = %(run)s::text)
     RETURNING a.id, a.status, a.username, a.ig_user_id, a.token_ciphertext, a.token_key_id, a.token_expires_at
-),
-events AS (
-    INSERT INTO public.post_events (post_id, workspace_id, kind, from_status, to_status, actor, detail)
-    SELECT c.id, c.workspace_id, 'status', picked.from_status, 'publishing', %(actor)s::text,
-           jsonb_build_object('run', %(run)s::text, 'attempt', c.attempts,
-                              'reclaimed', picked.from_status = 'publishing')
-    FROM claimed c
-    JOIN picked ON picked.id = c.id
 )
 SELECT c.id, c.workspace_id, c.instagram_account_id, c.media_type, c.caption, c.alt_text, c.hashtags,
        c.first_comment, c.first_comment_id, c.attempts, c.max_attempts, c.container_id,
-       c.container_created_at, c.child_container_ids, c.scheduled_at,
-       picked.from_status,
+       c.container_created_at, c.child_container_ids, c.scheduled_at, c.from_status,
        l.status AS account_status, l.username, l.ig_user_id, l.token_ciphertext, l.token_key_id,
        l.token_expires_at,
        coalesce((SELECT jsonb_agg(jsonb_build_object('position', m.position, 'storage_path', m.storage_path,
@@ -101,88 +127,7 @@ SELECT c.id, c.workspace_id, c.instagram_account_id, c.media_type, c.caption, c.
           AND q.status = 'published'
           AND q.published_at > clock.t - interval '24 hours') AS published_24h
 FROM claimed c
-JOIN picked ON picked.id = c.id
 JOIN leased l ON l.id = c.instagram_account_id
-CROSS JOIN clock;
-
--- name: claim_next
--- The next due post of an account this run already holds (sequential within an account). With
--- none due, or the account no longer usable, the account lease is released instead.
-WITH clock AS (
-    SELECT coalesce(%(now)s::timestamptz, now()) AS t
-),
-account AS (
-    SELECT a.id, a.status, a.username, a.ig_user_id, a.token_ciphertext, a.token_key_id, a.token_expires_at
-    FROM public.instagram_accounts a, clock
-    WHERE a.id = %(account_id)s::uuid
-      AND a.publish_lease_owner = %(run)s::text
-      AND a.status = 'active'
-      AND (a.rate_limited_until IS NULL OR a.rate_limited_until <= clock.t)
-    FOR NO KEY UPDATE OF a
-),
-picked AS (
-    SELECT next_post.id, next_post.status AS from_status
-    FROM account
-    CROSS JOIN clock
-    CROSS JOIN LATERAL (
-        SELECT p.id, p.status
-        FROM public.posts p
-        WHERE p.instagram_account_id = account.id
-          AND ((p.status = 'scheduled' AND coalesce(p.next_attempt_at, p.scheduled_at) <= clock.t)
-            OR (p.status = 'publishing' AND p.lease_expires_at <= clock.t))
-        ORDER BY (p.status = 'publishing') DESC, coalesce(p.next_attempt_at, p.scheduled_at), p.id
-        LIMIT 1
-        FOR NO KEY UPDATE SKIP LOCKED
-    ) AS next_post
-),
-claimed AS (
-    UPDATE public.posts p
-    SET status = 'publishing',
-        lease_owner = %(run)s::text,
-        lease_expires_at = clock.t + make_interval(secs => %(lease_seconds)s::double precision),
-        attempts = p.attempts + 1
-    FROM picked, clock
-    WHERE p.id = picked.id
-    RETURNING p.*
-),
-lease AS (
-    UPDATE public.instagram_accounts a
-    SET publish_lease_owner = CASE WHEN EXISTS (SELECT 1 FROM claimed) THEN %(run)s::text END,
-        publish_lease_expires_at = CASE WHEN EXISTS (SELECT 1 FROM claimed)
-                                        THEN clock.t + make_interval(secs => %(lease_seconds)s::double precision)
-                                   END
-    FROM clock
-    WHERE a.id = %(account_id)s::uuid AND a.publish_lease_owner = %(run)s::text
-),
-events AS (
-    INSERT INTO public.post_events (post_id, workspace_id, kind, from_status, to_status, actor, detail)
-    SELECT c.id, c.workspace_id, 'status', picked.from_status, 'publishing', %(actor)s::text,
-           jsonb_build_object('run', %(run)s::text, 'attempt', c.attempts,
-                              'reclaimed', picked.from_status = 'publishing')
-    FROM claimed c
-    JOIN picked ON picked.id = c.id
-)
-SELECT c.id, c.workspace_id, c.instagram_account_id, c.media_type, c.caption, c.alt_text, c.hashtags,
-       c.first_comment, c.first_comment_id, c.attempts, c.max_attempts, c.container_id,
-       c.container_created_at, c.child_container_ids, c.scheduled_at,
-       picked.from_status,
-       account.status AS account_status, account.username, account.ig_user_id, account.token_ciphertext,
-       account.token_key_id, account.token_expires_at,
-       coalesce((SELECT jsonb_agg(jsonb_build_object('position', m.position, 'storage_path', m.storage_path,
-                                                     'child_container_id', m.child_container_id)
-                                  ORDER BY m.position)
-                 FROM public.post_media m
-                 WHERE m.post_id = c.id), '[]'::jsonb) AS media,
-       -- What we published for the account in the last 24 h: the quota is read from Instagram only
-       -- when this gets near it.
-       (SELECT count(*)
-        FROM public.posts q
-        WHERE q.instagram_account_id = c.instagram_account_id
-          AND q.status = 'published'
-          AND q.published_at > clock.t - interval '24 hours') AS published_24h
-FROM claimed c
-JOIN picked ON picked.id = c.id
-CROSS JOIN account
 CROSS JOIN clock;
 
 -- name: release_account
@@ -301,19 +246,17 @@ done AS (
         next_attempt_at = NULL,
         last_error = NULL,
         last_error_code = NULL,
-        failure_reason = NULL
+        failure_reason = NULL,
+        status_note = jsonb_build_object(
+            'actor', %(actor)s::text,
+            'detail', jsonb_strip_nulls(jsonb_build_object('media_id', media.id,
+                                                           'container_id', %(container_id)s::text,
+                                                           'media_lookup', %(lookup)s::text))
+                      || jsonb_build_object('recovered', %(recovered)s::boolean, 'attempt', p.attempts,
+                                            'run', %(run)s::text))
     FROM clock, media
     WHERE p.id = %(post_id)s::uuid AND p.status = 'publishing' AND p.lease_owner = %(run)s::text
-    RETURNING p.id, p.workspace_id, p.attempts, p.ig_media_id, p.permalink
-),
-events AS (
-    INSERT INTO public.post_events (post_id, workspace_id, kind, from_status, to_status, actor, detail)
-    SELECT id, workspace_id, 'status', 'publishing', 'published', %(actor)s::text,
-           jsonb_strip_nulls(jsonb_build_object(
-               'media_id', ig_media_id, 'container_id', %(container_id)s::text,
-               'media_lookup', %(lookup)s::text))
-           || jsonb_build_object('recovered', %(recovered)s::boolean, 'attempt', attempts, 'run', %(run)s::text)
-    FROM done
+    RETURNING p.id, p.ig_media_id, p.permalink
 )
 SELECT id, ig_media_id, permalink FROM done;
 
@@ -412,31 +355,26 @@ events AS (
 SELECT id FROM saved;
 
 -- name: release_for_retry
--- Back to `scheduled` with the next attempt at now + delay. `refund` gives the attempt back when the
--- post itself did nothing wrong (the account was throttled, the quota was full).
-WITH clock AS (
-    SELECT coalesce(%(now)s::timestamptz, now()) AS t
+-- Back to `scheduled` with the next attempt at now + delay.
+WITH due AS (
+    SELECT coalesce(%(now)s::timestamptz, now()) + make_interval(secs => %(delay_seconds)s::double precision) AS at
 ),
 released AS (
     UPDATE public.posts p
     SET status = 'scheduled',
-        next_attempt_at = clock.t + make_interval(secs => %(delay_seconds)s::double precision),
-        attempts = CASE WHEN %(refund)s::boolean THEN greatest(p.attempts - 1, 0) ELSE p.attempts END,
+        next_attempt_at = due.at,
         lease_owner = NULL,
         lease_expires_at = NULL,
         last_error = %(error)s::text,
-        last_error_code = %(error_code)s::text
-    FROM clock
+        last_error_code = %(error_code)s::text,
+        status_note = jsonb_build_object(
+            'actor', %(actor)s::text,
+            'detail', jsonb_build_object('reason', %(reason)s::text, 'error', %(error)s::text,
+                                         'error_code', %(error_code)s::text, 'next_attempt_at', due.at,
+                                         'attempts', p.attempts, 'run', %(run)s::text))
+    FROM due
     WHERE p.id = %(post_id)s::uuid AND p.status = 'publishing' AND p.lease_owner = %(run)s::text
-    RETURNING p.id, p.workspace_id, p.attempts, p.next_attempt_at
-),
-events AS (
-    INSERT INTO public.post_events (post_id, workspace_id, kind, from_status, to_status, actor, detail)
-    SELECT id, workspace_id, 'status', 'publishing', 'scheduled', %(actor)s::text,
-           jsonb_build_object('reason', %(reason)s::text, 'error', %(error)s::text,
-                              'error_code', %(error_code)s::text, 'next_attempt_at', next_attempt_at,
-                              'attempts', attempts, 'run', %(run)s::text)
-    FROM released
+    RETURNING p.id, p.next_attempt_at
 )
 SELECT id, next_attempt_at FROM released;
 
@@ -457,49 +395,45 @@ frees AS (
                clock.t + make_interval(secs => %(fallback_seconds)s::double precision)) AS at
     FROM clock
 ),
+due AS (
+    SELECT greatest(frees.at, clock.t + interval '1 minute') AS at
+    FROM frees, clock
+),
 released AS (
     UPDATE public.posts p
     SET status = 'scheduled',
-        next_attempt_at = greatest(frees.at, clock.t + interval '1 minute'),
+        next_attempt_at = due.at,
         attempts = greatest(p.attempts - 1, 0),
         lease_owner = NULL,
         lease_expires_at = NULL,
         last_error = %(error)s::text,
-        last_error_code = %(error_code)s::text
-    FROM clock, frees
+        last_error_code = %(error_code)s::text,
+        status_note = jsonb_build_object(
+            'actor', %(actor)s::text,
+            'detail', jsonb_build_object('reason', 'publish_limit', 'error', %(error)s::text,
+                                         'next_attempt_at', due.at, 'run', %(run)s::text))
+    FROM due
     WHERE p.id = %(post_id)s::uuid AND p.status = 'publishing' AND p.lease_owner = %(run)s::text
-    RETURNING p.id, p.workspace_id, p.attempts, p.next_attempt_at
-),
-events AS (
-    INSERT INTO public.post_events (post_id, workspace_id, kind, from_status, to_status, actor, detail)
-    SELECT id, workspace_id, 'status', 'publishing', 'scheduled', %(actor)s::text,
-           jsonb_build_object('reason', 'publish_limit', 'error', %(error)s::text,
-                              'next_attempt_at', next_attempt_at, 'run', %(run)s::text)
-    FROM released
+    RETURNING p.id, p.next_attempt_at
 )
 SELECT id, next_attempt_at FROM released;
 
 -- name: fail
-WITH failed AS (
-    UPDATE public.posts p
-    SET status = 'failed',
-        failure_reason = %(reason)s::text,
-        last_error = %(error)s::text,
-        last_error_code = %(error_code)s::text,
-        next_attempt_at = NULL,
-        lease_owner = NULL,
-        lease_expires_at = NULL
-    WHERE p.id = %(post_id)s::uuid AND p.status = 'publishing' AND p.lease_owner = %(run)s::text
-    RETURNING p.id, p.workspace_id, p.attempts
-),
-events AS (
-    INSERT INTO public.post_events (post_id, workspace_id, kind, from_status, to_status, actor, detail)
-    SELECT id, workspace_id, 'status', 'publishing', 'failed', %(actor)s::text,
-           jsonb_build_object('reason', %(reason)s::text, 'error', %(error)s::text,
-                              'error_code', %(error_code)s::text, 'attempts', attempts, 'run', %(run)s::text)
-    FROM failed
-)
-SELECT id FROM failed;
+UPDATE public.posts p
+SET status = 'failed',
+    failure_reason = %(reason)s::text,
+    last_error = %(error)s::text,
+    last_error_code = %(error_code)s::text,
+    next_attempt_at = NULL,
+    lease_owner = NULL,
+    lease_expires_at = NULL,
+    status_note = jsonb_build_object(
+        'actor', %(actor)s::text,
+        'detail', jsonb_build_object('reason', %(reason)s::text, 'error', %(error)s::text,
+                                     'error_code', %(error_code)s::text, 'attempts', p.attempts,
+                                     'run', %(run)s::text))
+WHERE p.id = %(post_id)s::uuid AND p.status = 'publishing' AND p.lease_owner = %(run)s::text
+RETURNING p.id;
 
 -- name: pause_account
 -- Instagram throttles the account: no calls for it until `rate_limited_until`; its post in flight
@@ -520,33 +454,27 @@ paused AS (
     WHERE a.id = %(account_id)s::uuid AND a.status IN ('active', 'rate_limited')
     RETURNING a.id, a.rate_limited_until
 ),
+due AS (
+    SELECT coalesce((SELECT rate_limited_until FROM paused),
+                    clock.t + make_interval(secs => %(pause_seconds)s::double precision)) AS at
+    FROM clock
+),
 released AS (
     UPDATE public.posts p
     SET status = 'scheduled',
-        next_attempt_at = coalesce((SELECT rate_limited_until FROM paused),
-                                   clock.t + make_interval(secs => %(pause_seconds)s::double precision)),
+        next_attempt_at = due.at,
         attempts = greatest(p.attempts - 1, 0),
         lease_owner = NULL,
         lease_expires_at = NULL,
         last_error = %(error)s::text,
-        last_error_code = %(error_code)s::text
-    FROM clock
+        last_error_code = %(error_code)s::text,
+        status_note = jsonb_build_object(
+            'actor', %(actor)s::text,
+            'detail', jsonb_build_object('reason', 'rate_limited', 'error', %(error)s::text,
+                                         'next_attempt_at', due.at, 'run', %(run)s::text))
+    FROM due
     WHERE p.id = %(post_id)s::uuid AND p.status = 'publishing' AND p.lease_owner = %(run)s::text
-    RETURNING p.id, p.workspace_id, p.next_attempt_at
-),
-events AS (
-    INSERT INTO public.post_events (post_id, workspace_id, kind, from_status, to_status, actor, detail)
-    SELECT id, workspace_id, 'status', 'publishing', 'scheduled', %(actor)s::text,
-           jsonb_build_object('reason', 'rate_limited', 'error', %(error)s::text,
-                              'next_attempt_at', next_attempt_at, 'run', %(run)s::text)
-    FROM released
+    RETURNING p.id
 )
 SELECT (SELECT rate_limited_until FROM paused) AS rate_limited_until,
        (SELECT count(*) FROM released) AS released;
-
--- name: add_event
--- An external call's outcome that changes no status (e.g. a first comment that failed).
-INSERT INTO public.post_events (post_id, workspace_id, kind, actor, detail)
-SELECT p.id, p.workspace_id, %(kind)s::text, %(actor)s::text, %(detail)s::jsonb
-FROM public.posts p
-WHERE p.id = %(post_id)s::uuid;

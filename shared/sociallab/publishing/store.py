@@ -1,9 +1,11 @@
-"""Every database read and write of publish-due, one method per statement of `publisher.sql`.
+"""Every database read and write of publish-due, one method per statement of `store.sql`.
 
-Each method is ONE statement and ONE round trip: the statements bundle their audit rows (post_events)
-and lease bookkeeping in CTEs, and run on an autocommit connection, where a single statement is its
-own transaction (wrapping it in BEGIN/COMMIT would add two round trips and no safety). No row lock
-outlives its statement, so no lock is ever held while Instagram is called.
+Each method is ONE statement and ONE round trip: the statements bundle their lease bookkeeping and
+audit rows (post_events) in CTEs, a status change its event's actor and detail in `posts.status_note`
+(the database writes that event itself), and run on an autocommit connection, where a single
+statement is its own transaction (wrapping it in BEGIN/COMMIT would add two round trips and no safety). No row lock
+outlives its statement, so no lock is ever held while Instagram is called. The one exception is
+`park` (a dead token, rare): several statements in one transaction.
 
 Every write after the claim carries the run id and only touches rows whose lease this run holds; a
 method returns False (or None) when the lease was lost, and the caller stops working on that post.
@@ -13,19 +15,31 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, LiteralString
 
-from sociallab.db import Database, Row, Tx, load_queries
+from sociallab.db import Database, Row, load_queries
+from sociallab.instagram.accounts import REAUTH_FAILURE_REASON, mark_reauth_required
 
-QUERIES = load_queries(Path(__file__).with_name("publisher.sql"))
+QUERIES = load_queries(Path(__file__).with_name("store.sql"))
 ACTOR = "publish-due"
 
 Clock = Callable[[], datetime | None]
+
+
+def account_row(row: Row) -> Row:
+    """The account's token row (what `usable_token` reads) out of a claim or backfill row, which
+    carries the account's columns beside the post's."""
+    return {
+        "id": row["instagram_account_id"],
+        "status": row["account_status"],
+        "token_ciphertext": row["token_ciphertext"],
+        "token_key_id": row["token_key_id"],
+        "token_expires_at": row["token_expires_at"],
+    }
 
 
 @dataclass(frozen=True)
@@ -68,13 +82,6 @@ class ClaimedPost:
             MediaItem(int(m["position"]), m.get("storage_path"), m.get("child_container_id"))
             for m in (row["media"] or [])
         ]
-        account_row = {
-            "id": row["instagram_account_id"],
-            "status": row["account_status"],
-            "token_ciphertext": row["token_ciphertext"],
-            "token_key_id": row["token_key_id"],
-            "token_expires_at": row["token_expires_at"],
-        }
         return cls(
             id=str(row["id"]),
             workspace_id=str(row["workspace_id"]),
@@ -95,14 +102,12 @@ class ClaimedPost:
             ig_user_id=row["ig_user_id"],
             username=row["username"],
             media=media,
-            account_row=account_row,
+            account_row=account_row(row),
         )
 
 
 class PublisherStore:
     """The statements of one run (`run_id` owns the leases it takes)."""
-
-    queries = QUERIES
 
     def __init__(
         self,
@@ -122,7 +127,7 @@ class PublisherStore:
     def _now(self) -> datetime | None:
         return self._clock() if self._clock else None
 
-    def params(self, **values: Any) -> dict[str, Any]:
+    def _params(self, **values: Any) -> dict[str, Any]:
         """The parameters every statement takes (run, actor, clock, lease) plus `values`."""
         return {"run": self.run_id, "actor": ACTOR, "now": self._now(), "lease_seconds": self.lease_seconds, **values}
 
@@ -135,14 +140,14 @@ class PublisherStore:
     # --- claims -----------------------------------------------------------------------------------
 
     async def claim(self, limit: int) -> list[ClaimedPost]:
-        """Claim up to `limit` posts, at most one per account (see `claim` in publisher.sql).
+        """Claim up to `limit` posts, at most one per account (see `claim` in store.sql).
 
         Raises:
             DependencyUnavailableError: the database is unreachable.
         """
         if limit <= 0:
             return []
-        rows = await self._all(QUERIES["claim"], self.params(limit=limit))
+        rows = await self._all(QUERIES["claim"], self._params(limit=limit, account_id=None))
         return [ClaimedPost.from_row(row) for row in rows]
 
     async def claim_next(self, account_id: str) -> ClaimedPost | None:
@@ -151,34 +156,34 @@ class PublisherStore:
         Raises:
             DependencyUnavailableError: the database is unreachable.
         """
-        row = await self._one(QUERIES["claim_next"], self.params(account_id=account_id))
+        row = await self._one(QUERIES["claim"], self._params(limit=1, account_id=account_id))
         return ClaimedPost.from_row(row) if row else None
 
     async def release_account(self, account_id: str) -> None:
         """Give the account back (this run will not publish more for it)."""
-        await self._one(QUERIES["release_account"], self.params(account_id=account_id))
+        await self._one(QUERIES["release_account"], self._params(account_id=account_id))
 
     # --- containers -------------------------------------------------------------------------------
 
     async def save_child_container(self, post: ClaimedPost, position: int, child_id: str) -> bool:
         row = await self._one(
-            QUERIES["save_child_container"], self.params(post_id=post.id, position=position, child_id=child_id)
+            QUERIES["save_child_container"], self._params(post_id=post.id, position=position, child_id=child_id)
         )
         return row is not None
 
     async def save_container(self, post: ClaimedPost, container_id: str, children: list[str]) -> bool:
         row = await self._one(
-            QUERIES["save_container"], self.params(post_id=post.id, container_id=container_id, children=children)
+            QUERIES["save_container"], self._params(post_id=post.id, container_id=container_id, children=children)
         )
         return row is not None
 
     async def clear_container(self, post: ClaimedPost, container_id: str) -> bool:
-        row = await self._one(QUERIES["clear_container"], self.params(post_id=post.id, container_id=container_id))
+        row = await self._one(QUERIES["clear_container"], self._params(post_id=post.id, container_id=container_id))
         return row is not None
 
     async def confirm_lease(self, post: ClaimedPost) -> bool:
         """Whether the post is still this run's (and extend its lease): asked right before publishing."""
-        return await self._one(QUERIES["confirm_lease"], self.params(post_id=post.id)) is not None
+        return await self._one(QUERIES["confirm_lease"], self._params(post_id=post.id)) is not None
 
     # --- outcomes ---------------------------------------------------------------------------------
 
@@ -196,7 +201,7 @@ class PublisherStore:
         recovered media id that another post already holds is not written (ig_media_id stays NULL)."""
         return await self._one(
             QUERIES["mark_published"],
-            self.params(
+            self._params(
                 post_id=post.id,
                 media_id=media_id,
                 container_id=container_id,
@@ -218,10 +223,10 @@ class PublisherStore:
         with_permalinks: bool = True,
     ) -> list[Row]:
         """Up to `limit` published posts without a media id whose lookup is due, each marked as looked up
-        now (see `pick_media_backfill` in publisher.sql)."""
+        now (see `pick_media_backfill` in store.sql)."""
         return await self._all(
             QUERIES["pick_media_backfill"],
-            self.params(
+            self._params(
                 limit=limit,
                 window_seconds=window_seconds,
                 retry_base_seconds=retry_base_seconds,
@@ -236,7 +241,7 @@ class PublisherStore:
         """Give a published post its found media id (only if it has none and no other post holds it)."""
         row = await self._one(
             QUERIES["save_recovered_media"],
-            self.params(post_id=post_id, media_id=media_id, permalink=permalink, container_id=container_id),
+            self._params(post_id=post_id, media_id=media_id, permalink=permalink, container_id=container_id),
         )
         return row is not None
 
@@ -245,7 +250,7 @@ class PublisherStore:
     ) -> None:
         await self._one(
             QUERIES["save_published_extras"],
-            self.params(post_id=post_id, permalink=permalink, comment_id=comment_id, detail=json.dumps(detail)),
+            self._params(post_id=post_id, permalink=permalink, comment_id=comment_id, detail=json.dumps(detail)),
         )
 
     async def release_for_retry(
@@ -256,18 +261,16 @@ class PublisherStore:
         reason: str,
         error: str | None,
         error_code: str | None,
-        refund: bool = False,
     ) -> datetime | None:
         """Back to scheduled, due again in `delay_seconds`; the new due time, or None if the lease was lost."""
         row = await self._one(
             QUERIES["release_for_retry"],
-            self.params(
+            self._params(
                 post_id=post.id,
                 delay_seconds=delay_seconds,
                 reason=reason,
                 error=error,
                 error_code=error_code,
-                refund=refund,
             ),
         )
         return row["next_attempt_at"] if row else None
@@ -277,7 +280,7 @@ class PublisherStore:
     ) -> datetime | None:
         row = await self._one(
             QUERIES["release_for_quota"],
-            self.params(
+            self._params(
                 post_id=post.id,
                 account_id=post.account_id,
                 window_seconds=window_seconds,
@@ -290,7 +293,7 @@ class PublisherStore:
 
     async def fail(self, post: ClaimedPost, *, reason: str, error: str | None, error_code: str | None) -> bool:
         row = await self._one(
-            QUERIES["fail"], self.params(post_id=post.id, reason=reason, error=error, error_code=error_code)
+            QUERIES["fail"], self._params(post_id=post.id, reason=reason, error=error, error_code=error_code)
         )
         return row is not None
 
@@ -308,7 +311,7 @@ class PublisherStore:
         post in flight back without using an attempt. Returns `rate_limited_until`."""
         row = await self._one(
             QUERIES["pause_account"],
-            self.params(
+            self._params(
                 account_id=account_id,
                 post_id=post.id if post else None,
                 pause_seconds=pause_seconds,
@@ -319,11 +322,20 @@ class PublisherStore:
         )
         return row["rate_limited_until"] if row else None
 
-    async def add_event(self, post: ClaimedPost, kind: str, detail: dict[str, Any]) -> None:
-        await self._one(QUERIES["add_event"], self.params(post_id=post.id, kind=kind, detail=json.dumps(detail)))
+    async def park(self, post: ClaimedPost, *, error: str, post_error: str, error_code: str | None) -> int:
+        """The account's token is dead: in one transaction, fail `post` (reason `reauth_required`,
+        `post_error`), mark the account `reauth_required` with `error` (which parks its waiting posts
+        and notifies once; `mark_reauth_required`) and give the account back. Returns how many posts
+        were parked, `post` included when its lease was still this run's.
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Tx]:
-        """A multi-statement transaction (the rare paths: parking an account whose token died)."""
+        Raises:
+            AppError: the database failed; nothing was written.
+        """
         async with self.db.transaction() as tx:
-            yield tx
+            failed = await tx.fetch_one(
+                QUERIES["fail"],
+                self._params(post_id=post.id, reason=REAUTH_FAILURE_REASON, error=post_error, error_code=error_code),
+            )
+            reauth = await mark_reauth_required(tx, post.account_id, error, actor=ACTOR)
+            await tx.execute(QUERIES["release_account"], self._params(account_id=post.account_id))
+        return len(reauth.parked_post_ids) + (1 if failed else 0)

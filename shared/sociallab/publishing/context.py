@@ -13,8 +13,8 @@ from sociallab.crypto import TokenCipher
 from sociallab.db import Row
 from sociallab.instagram.accounts import usable_token
 from sociallab.instagram.client import InstagramClient, PublishingLimit
-from sociallab.scheduling.publisher_config import PublisherConfig, PublishHooks, PublishResult
-from sociallab.scheduling.publisher_store import ClaimedPost, PublisherStore
+from sociallab.publishing.config import PublisherConfig, PublishHooks, PublishResult
+from sociallab.publishing.store import ClaimedPost, PublisherStore
 from sociallab.storage import Storage
 
 

@@ -1,14 +1,14 @@
 """publish-due: publish every due post exactly once (DESIGN.md §4), run by Cloud Scheduler every minute.
 
-    result = await publish_due(db, client)            # -> PublishResult (API.md counts)
-    result = await run_publish_due(settings)          # what the function calls: builds db/client/storage
+    result = await publish_due(db, client, storage=storage)     # -> PublishResult (API.md counts)
+    result = await run_publish_due(db, storage)                 # with an Instagram client of its own
 
 A run claims accounts with a due post (one post in flight per account, `FOR UPDATE SKIP LOCKED`, a
 lease per account and per post), works on up to `concurrency` accounts at once and on each account's
 posts one after another, and stops claiming after `run_budget_seconds`. Any number of runs may go at
 once (overlapping ticks, several instances): they divide the accounts between them. A run that dies
 leaves leases that expire; the next run takes those posts up where they stopped (see
-`publisher_steps` for why that never publishes a post twice).
+`protocol` for why that never publishes a post twice).
 
 `PUBLISHING_ENABLED=false` makes a run claim nothing.
 """
@@ -24,28 +24,17 @@ from datetime import datetime
 import httpx
 
 from sociallab.config import Settings, get_settings
-from sociallab.db import Database, get_db
+from sociallab.db import Database
 from sociallab.instagram.accounts import get_cipher
 from sociallab.instagram.client import DEFAULT_TIMEOUT, InstagramClient
 from sociallab.logging import get_logger, log_context
-from sociallab.scheduling.publisher_config import PublisherConfig, PublishHooks, PublishResult, Step
-from sociallab.scheduling.publisher_context import Outcome, RunContext
-from sociallab.scheduling.publisher_failures import pause
-from sociallab.scheduling.publisher_media import backfill_media
-from sociallab.scheduling.publisher_steps import compose_caption, process_post
-from sociallab.scheduling.publisher_store import ClaimedPost, PublisherStore
-from sociallab.storage import Storage, get_storage
-
-__all__ = [
-    "ClaimedPost",
-    "PublishHooks",
-    "PublishResult",
-    "PublisherConfig",
-    "Step",
-    "compose_caption",
-    "publish_due",
-    "run_publish_due",
-]
+from sociallab.publishing.config import PublisherConfig, PublishHooks, PublishResult
+from sociallab.publishing.context import Outcome, RunContext
+from sociallab.publishing.failures import pause
+from sociallab.publishing.media import backfill_media
+from sociallab.publishing.protocol import process_post
+from sociallab.publishing.store import ClaimedPost, PublisherStore
+from sociallab.storage import Storage
 
 log = get_logger(__name__)
 
@@ -54,9 +43,9 @@ async def publish_due(
     db: Database,
     client: InstagramClient,
     *,
+    storage: Storage,
     settings: Settings | None = None,
     config: PublisherConfig | None = None,
-    storage: Storage | None = None,
     hooks: PublishHooks | None = None,
     clock: Callable[[], datetime | None] | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -86,7 +75,7 @@ async def publish_due(
     ctx = RunContext(
         store=store,
         client=client,
-        storage=storage or get_storage(),
+        storage=storage,
         cipher=get_cipher(settings),
         config=config,
         hooks=hooks or PublishHooks(),
@@ -101,7 +90,7 @@ async def publish_due(
         # cheap statement), then the due posts.
         await backfill_media(ctx)
         await _drain(ctx, deadline, monotonic)
-    log.info("publish-due run finished", extra={"result": result.as_dict()})
+    log.info("publish-due run finished", extra={"result": result.model_dump()})
     return result
 
 
@@ -161,8 +150,10 @@ async def _work_account(ctx: RunContext, post: ClaimedPost, deadline: float, mon
         ctx.result.errors += 1
 
 
-async def run_publish_due(settings: Settings | None = None, *, config: PublisherConfig | None = None) -> PublishResult:
-    """One scheduled run with the process's database, storage and a fresh Instagram client.
+async def run_publish_due(
+    db: Database, storage: Storage, *, settings: Settings | None = None, config: PublisherConfig | None = None
+) -> PublishResult:
+    """One scheduled run (`publish_due`) with an Instagram client that lives as long as the run.
 
     Raises:
         ConfigurationError, DependencyUnavailableError: as `publish_due`.
@@ -170,4 +161,4 @@ async def run_publish_due(settings: Settings | None = None, *, config: Publisher
     settings = settings or get_settings()
     async with httpx.AsyncClient(timeout=DEFAULT_TIMEOUT) as http:
         client = InstagramClient.from_settings(settings, http)
-        return await publish_due(get_db(), client, settings=settings, config=config)
+        return await publish_due(db, client, storage=storage, settings=settings, config=config)

@@ -11,9 +11,9 @@
    5xx) -> read the container: PUBLISHED means it went out, anything else -> retry later;
 5. record `published` with the media id at once; then the permalink and the first comment. A publish
    that went out without its answer (1. or 4.): the media is looked up in the account's latest media
-   and written with `published` when found, else left to a later run's backfill (`publisher_media`).
+   and written with `published` when found, else left to a later run's backfill (`media`).
 
-What each failure does to the post and its account: `publisher_failures`.
+What each failure does to the post and its account: `failures`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from sociallab.instagram.errors import (
     UnknownOutcomeError,
 )
 from sociallab.logging import get_logger, log_context
-from sociallab.scheduling.publisher_context import (
+from sociallab.publishing.context import (
     ContainerFailedError,
     InvalidPostError,
     LeaseLostError,
@@ -37,11 +37,10 @@ from sociallab.scheduling.publisher_context import (
     QuotaReachedError,
     RunContext,
 )
-from sociallab.scheduling.publisher_failures import handle_failure
-from sociallab.scheduling.publisher_media import after_publish, compose_caption, find_published_media
-from sociallab.scheduling.publisher_store import ClaimedPost, MediaItem
-
-__all__ = ["compose_caption", "process_post"]
+from sociallab.publishing.failures import handle_failure
+from sociallab.publishing.media import after_publish, find_published_media
+from sociallab.publishing.store import ClaimedPost, MediaItem
+from sociallab.scheduling.validation import instagram_caption
 
 log = get_logger(__name__)
 
@@ -67,36 +66,10 @@ async def process_post(ctx: RunContext, post: ClaimedPost) -> Outcome:
 
 async def _publish(ctx: RunContext, post: ClaimedPost) -> Outcome:
     token = ctx.token_for(post)
-    container_id = post.container_id
-    status: str | None = None
-    if container_id is not None:
-        try:
-            status = await ctx.client.container_status(container_id, token)
-        except ContainerExpiredError:
-            status = "EXPIRED"
-        if status == "PUBLISHED":
-            return await _record(ctx, post, container_id, None, token)
-        if status == "ERROR":
-            raise ContainerFailedError()
-        if status == "EXPIRED":
-            await _clear(ctx, post, container_id)
-            container_id, status = None, None
-    created_at = post.container_created_at
-    if container_id is None:
-        await _check_quota(ctx, post, token)
-        created_at = ctx.now()
-        container_id = await _create(ctx, post, token)
-    if status != "FINISHED":
-        status = await _poll(ctx, container_id, token, fresh=status is None)
-        if status == "PUBLISHED":
-            return await _record(ctx, post, container_id, None, token, created_at)
-        if status == "ERROR":
-            raise ContainerFailedError()
-        if status == "EXPIRED":
-            await _clear(ctx, post, container_id)
-            raise TransientError("The media container expired before it could be published.")
-        if status != "FINISHED":
-            raise ContainerNotReadyError("The media container is not ready yet.")
+    ready = await _ready_container(ctx, post, token)
+    if isinstance(ready, Outcome):
+        return ready
+    container_id, created_at = ready
     await ctx.hooks.at("container_finished", post)
     if not await ctx.store.confirm_lease(post):
         raise LeaseLostError()
@@ -112,6 +85,50 @@ async def _publish(ctx: RunContext, post: ClaimedPost) -> Outcome:
         raise
     await ctx.hooks.at("published", post)
     return await _record(ctx, post, container_id, media_id, token)
+
+
+async def _ready_container(ctx: RunContext, post: ClaimedPost, token: str) -> tuple[str, datetime | None] | Outcome:
+    """The post's container once it reads FINISHED (with when it was made), made here when there is
+    none; or the post's outcome when the container settles it. Every container status is acted on
+    here, and only here:
+
+    - PUBLISHED: it went out (a lost answer earlier): recorded, never published again;
+    - ERROR: Instagram could not process it: the post fails;
+    - EXPIRED: forgotten; a saved one is replaced at once, one that expired while this run waited
+      for it is retried later;
+    - IN_PROGRESS after `poll_timeout`: retried later (the container is kept).
+    """
+    container_id, created_at = post.container_id, post.container_created_at
+    status = await _read_status(ctx, container_id, token) if container_id is not None else None
+    polled = False
+    while True:
+        if status == "PUBLISHED" and container_id is not None:
+            return await _record(ctx, post, container_id, None, token, created_at)
+        if status == "ERROR":
+            raise ContainerFailedError()
+        if status == "EXPIRED":
+            await _clear(ctx, post, container_id)
+            if polled:
+                raise TransientError("The media container expired before it could be published.")
+            container_id, status = None, None
+        if status == "FINISHED" and container_id is not None:
+            return container_id, created_at
+        if container_id is None:
+            await _check_quota(ctx, post, token)
+            created_at = ctx.now()
+            container_id = await _create(ctx, post, token)
+        elif polled:
+            raise ContainerNotReadyError("The media container is not ready yet.")
+        status = await _poll(ctx, container_id, token, fresh=status is None)
+        polled = True
+
+
+async def _read_status(ctx: RunContext, container_id: str, token: str) -> str:
+    """A saved container's status; one Instagram no longer has reads EXPIRED."""
+    try:
+        return await ctx.client.container_status(container_id, token)
+    except ContainerExpiredError:
+        return "EXPIRED"
 
 
 async def _check_quota(ctx: RunContext, post: ClaimedPost, token: str) -> None:
@@ -135,7 +152,7 @@ async def _signed_url(ctx: RunContext, item: MediaItem) -> str:
 
 async def _create(ctx: RunContext, post: ClaimedPost, token: str) -> str:
     """Create the post's container (carousel: its children first) and save its id before anything else."""
-    caption = compose_caption(post.caption, post.hashtags)
+    caption = instagram_caption(post.caption, post.hashtags)
     children: list[str] = []
     if post.media_type == "CAROUSEL":
         if not 2 <= len(post.media) <= 10:
@@ -170,9 +187,7 @@ async def _create(ctx: RunContext, post: ClaimedPost, token: str) -> str:
     return container_id
 
 
-async def _create_parent(
-    ctx: RunContext, post: ClaimedPost, token: str, caption: str | None, children: list[str]
-) -> str:
+async def _create_parent(ctx: RunContext, post: ClaimedPost, token: str, caption: str, children: list[str]) -> str:
     """The carousel container; Instagram refuses it (9007) until every child is processed, so wait, bounded."""
     waited = 0.0
     while True:

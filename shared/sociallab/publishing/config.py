@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
-from sociallab.scheduling.publisher_store import ClaimedPost
+from pydantic import BaseModel, ConfigDict, Field
+
+from sociallab.publishing.store import ClaimedPost
 
 # The moments a run can be interrupted at, in protocol order (DESIGN.md §4).
 Step = Literal[
@@ -73,9 +75,12 @@ class PublishHooks:
         return None
 
 
-@dataclass
-class PublishResult:
-    """The counts API.md promises (`claimed, published, retried, failed`) and the other outcomes."""
+class PublishResult(BaseModel):
+    """What a run did: the counts API.md promises (`claimed, published, retried, failed`) and the other
+    outcomes. publish-due's response body as it is."""
+
+    # Every field is always in the response (the defaults are the run's starting counts).
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
     run_id: str
     enabled: bool = True
@@ -91,8 +96,5 @@ class PublishResult:
     media_recovered: int = 0  # lost publishes whose media id was found at once
     media_backfilled: int = 0  # published posts without a media id that a run's backfill completed
     accounts: int = 0
-    paused_accounts: list[str] = field(default_factory=list)
-    reauth_accounts: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    paused_accounts: list[str] = Field(default_factory=list)
+    reauth_accounts: list[str] = Field(default_factory=list)

@@ -4,7 +4,7 @@ When media_publish's answer is lost and the container then reads PUBLISHED, the 
 Instagram's container does not name the media it became. The media is found in the account's latest
 media (`InstagramClient.recent_media`, one Graph call):
 
-- a media whose caption is exactly the caption we sent (`compose_caption`), else equal once whitespace
+- a media whose caption is exactly the caption we sent (`instagram_caption`), else equal once whitespace
   is normalised; for a post without a caption, the only captionless media;
 - published no earlier than the container's creation minus `media_match_skew_seconds`;
 - not already held by another of our posts (the backfill knows them; the write re-checks anyway);
@@ -35,29 +35,13 @@ from sociallab.instagram.accounts import ReauthRequiredError
 from sociallab.instagram.errors import InstagramError
 from sociallab.instagram.models import RecentMedia
 from sociallab.logging import get_logger, log_context
-from sociallab.scheduling.publisher_context import RunContext
-from sociallab.scheduling.publisher_store import ClaimedPost
+from sociallab.publishing.context import RunContext
+from sociallab.publishing.store import ClaimedPost, account_row
+from sociallab.scheduling.validation import instagram_caption
 
 log = get_logger(__name__)
 
 _SPACE = re.compile(r"\s+")
-_HASHTAG_PREFIX = re.compile(r"^#?")
-
-
-def compose_caption(caption: str | None, hashtags: list[str]) -> str | None:
-    """The caption Instagram gets: the text, then a blank line and every hashtag it does not already contain."""
-    text = (caption or "").strip()
-    missing: list[str] = []
-    for raw in hashtags:
-        tag = _HASHTAG_PREFIX.sub("#", raw.strip(), count=1)
-        if len(tag) < 2:
-            continue
-        present = re.search(rf"(?<!\w){re.escape(tag)}(?!\w)", text, flags=re.IGNORECASE)
-        if not present and tag.lower() not in (m.lower() for m in missing):
-            missing.append(tag)
-    if missing:
-        text = f"{text}\n\n{' '.join(missing)}" if text else " ".join(missing)
-    return text or None
 
 
 def _loose(text: str | None) -> str:
@@ -118,7 +102,7 @@ async def find_published_media(
         return None, "error"
     found = match_media(
         media,
-        caption=compose_caption(post.caption, post.hashtags),
+        caption=instagram_caption(post.caption, post.hashtags),
         not_before=_not_before(ctx, created_at or post.container_created_at),
         newest=True,
     )
@@ -198,15 +182,8 @@ async def backfill_media(ctx: RunContext) -> None:
 
 async def _backfill_account(ctx: RunContext, account_id: str, posts: list[dict[str, Any]]) -> None:
     first = posts[0]
-    account_row = {
-        "id": account_id,
-        "status": first["account_status"],
-        "token_ciphertext": first["token_ciphertext"],
-        "token_key_id": first["token_key_id"],
-        "token_expires_at": first["token_expires_at"],
-    }
     try:
-        token = ctx.account_token(account_id, account_row)
+        token = ctx.account_token(account_id, account_row(first))
         media = await ctx.client.recent_media(first["ig_user_id"], token, limit=ctx.config.media_lookup_limit)
     except (InstagramError, ReauthRequiredError, DecryptionError) as exc:
         reason = exc.reason if isinstance(exc, InstagramError) else type(exc).__name__
@@ -225,7 +202,7 @@ async def _backfill_account(ctx: RunContext, account_id: str, posts: list[dict[s
             continue
         found = match_media(
             media,
-            caption=compose_caption(post["caption"], list(post["hashtags"] or [])),
+            caption=instagram_caption(post["caption"], list(post["hashtags"] or [])),
             not_before=_not_before(ctx, post["container_created_at"]),
             taken=taken,
         )

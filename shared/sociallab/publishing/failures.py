@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from sociallab.crypto import DecryptionError
 from sociallab.errors import AppError, NotFoundError
-from sociallab.instagram.accounts import ReauthRequiredError, mark_reauth_required
+from sociallab.instagram.accounts import ReauthRequiredError
 from sociallab.instagram.errors import (
     ContainerNotReadyError,
     InstagramError,
@@ -26,8 +26,8 @@ from sociallab.instagram.errors import (
     TokenInvalidError,
 )
 from sociallab.logging import get_logger
-from sociallab.scheduling.backoff import backoff_delay
-from sociallab.scheduling.publisher_context import (
+from sociallab.publishing.backoff import backoff_delay
+from sociallab.publishing.context import (
     ContainerFailedError,
     InvalidPostError,
     LeaseLostError,
@@ -35,7 +35,7 @@ from sociallab.scheduling.publisher_context import (
     QuotaReachedError,
     RunContext,
 )
-from sociallab.scheduling.publisher_store import ACTOR, ClaimedPost
+from sociallab.publishing.store import ClaimedPost
 
 log = get_logger(__name__)
 
@@ -156,19 +156,10 @@ async def pause(
 async def _park(ctx: RunContext, post: ClaimedPost, exc: Exception) -> Outcome:
     """The token is dead: this post and the account's waiting posts are parked, the account needs a reconnect."""
     error = exc.reason if isinstance(exc, InstagramError) else exc.message if isinstance(exc, AppError) else str(exc)
-    async with ctx.store.transaction() as tx:
-        failed = await tx.fetch_one(
-            ctx.store.queries["fail"],
-            ctx.store.params(
-                post_id=post.id,
-                reason="reauth_required",
-                error=f"{error} Retry the post after reconnecting.",
-                error_code=_code(exc),
-            ),
-        )
-        reauth = await mark_reauth_required(tx, post.account_id, error, actor=ACTOR)
-        await tx.execute(ctx.store.queries["release_account"], ctx.store.params(account_id=post.account_id))
-    ctx.result.parked += len(reauth.parked_post_ids) + (1 if failed else 0)
+    parked = await ctx.store.park(
+        post, error=error, post_error=f"{error} Retry the post after reconnecting.", error_code=_code(exc)
+    )
+    ctx.result.parked += parked
     ctx.result.reauth_accounts.append(post.account_id)
-    log.warning("account needs a reconnect; its posts are parked", extra={"parked": len(reauth.parked_post_ids)})
+    log.warning("account needs a reconnect; its posts are parked", extra={"parked": parked})
     return Outcome.PARKED
