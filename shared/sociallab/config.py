@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
 
     publishing_enabled: bool = True
+    # A post Instagram keeps failing for a passing reason (an outage) is retried for this long after its time.
+    publish_retry_window_seconds: int = 7200
     rate_limit_per_minute: int = 120
     max_body_bytes: int = 1_000_000
     log_level: str = "INFO"

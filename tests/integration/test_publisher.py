@@ -4,6 +4,7 @@ protocol (DESIGN.md §4) and what each kind of failure does to a post and its ac
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from sociallab.publishing.backoff import backoff_ceiling, backoff_delay
 from sociallab.publishing.media import match_media
 from sociallab.scheduling.validation import instagram_caption
 from sociallab.storage import close_storage
-from tests.plugins.publisher import FAST, PublishWorld
+from tests.plugins.publisher import FAST, NOW_ONLY, PublishWorld
 
 pytestmark = pytest.mark.integration
 
@@ -146,7 +147,7 @@ async def test_a_container_not_ready_within_the_bound_is_given_back_and_finished
     account = await world.add_account()
     post_id = await world.add_post(account, caption="very slow image")
 
-    first = await world.run()
+    first = await world.run(config=NOW_ONLY)
 
     post = await world.post(post_id)
     assert (first.published, first.retried) == (0, 1)
@@ -183,7 +184,7 @@ async def test_an_expired_container_is_replaced(publish_world: PublishWorld) -> 
     world.sandbox.container_ready_after = 60.0
     account = await world.add_account()
     post_id = await world.add_post(account, caption="left too long")
-    await world.run()
+    await world.run(config=NOW_ONLY)
     old_container = (await world.post(post_id))["container_id"]
     world.clock.advance(world.sandbox.container_ttl + 1)
     world.sandbox.container_ready_after = 0.0
@@ -222,26 +223,73 @@ async def test_a_container_in_error_fails_the_post(publish_world: PublishWorld) 
     assert (post["status"], post["failure_reason"]) == ("failed", "container_error")
 
 
-async def test_transient_errors_back_off_then_fail_after_max_attempts(publish_world: PublishWorld) -> None:
+async def test_transient_errors_back_off_without_using_attempts_until_the_window_passes(
+    publish_world: PublishWorld,
+) -> None:
     world = publish_world
-    world.sandbox.faults.add(kind="create", code=2, http_status=503)
+    world.sandbox.faults.add(kind="create", code=2, http_status=503, count=1000)  # Instagram is down
     account = await world.add_account()
-    post_id = await world.add_post(account, caption="instagram is down")
-    config = PublisherConfig(**{**FAST.__dict__, "max_attempts": 3})
+    post_id = await world.add_post(account, caption="instagram is down", due_seconds_ago=0)
+    config = replace(NOW_ONLY, retry_window_seconds=3600, transient_backoff_cap_seconds=600, max_attempts=3)
 
     delays = []
-    for _ in range(3):
+    while (post := await world.post(post_id))["status"] == "scheduled" and len(delays) < 50:
         result = await world.run(config=config)
         post = await world.post(post_id)
         if post["status"] == "scheduled":
-            assert result.retried == 1
+            assert result.retried == 1 and post["attempts"] == 0  # an outage uses no attempt
             delays.append((post["next_attempt_at"] - world.clock.now).total_seconds())
             world.clock.advance(delays[-1])
 
+    assert post["status"] == "failed" and post["failure_reason"] == "retry_window_passed"
+    assert post["transient_failures"] == len(delays) > 3  # far more tries than max_attempts allows
+    assert all(config.backoff_floor_seconds <= d <= 600 for d in delays)
+    assert world.clock.now == post["scheduled_at"] + timedelta(seconds=3600)  # the last try ends the window
+    assert "for 1 hour after its time" in post["last_error"] and "try again" not in post["last_error"].lower()
+    [notice] = await world.db.fetch_all(
+        "SELECT kind, severity, message FROM notifications WHERE workspace_id = %(w)s", {"w": world.workspace_id}
+    )
+    assert (notice["kind"], notice["severity"]) == ("post.failed", "error")
+    assert f"@{account.username} was not published" in notice["message"]
+
+
+async def test_a_ten_minute_outage_fails_no_post(publish_world: PublishWorld) -> None:
+    world = publish_world
+    accounts = [await world.add_account() for _ in range(3)]
+    posts = [
+        await world.add_post(account, caption=f"during the outage {n}", due_seconds_ago=-60 * n)
+        for n, account in enumerate(accounts * 3)
+    ]
+    outage = world.sandbox.faults.add(kind="create", code=1, http_status=500, count=10_000)
+    end = world.clock.now + timedelta(minutes=10)
+    for _minute in range(30):  # one run a minute, as Cloud Scheduler calls it
+        if world.clock.now >= end:
+            world.sandbox.faults.clear()
+        await world.run()
+        world.clock.advance(60)
+
+    rows = [await world.post(post_id) for post_id in posts]
+    assert [r["status"] for r in rows] == ["published"] * len(posts)
+    assert outage.fired > len(posts)  # every post met the outage, most of them more than once
+    assert all(r["attempts"] == 1 for r in rows)  # the one that went through
+    assert sum(r["transient_failures"] for r in rows) == outage.fired
+    assert len(world.sandbox.published_media()) == len(posts)
+
+
+async def test_a_post_whose_image_instagram_cannot_fetch_uses_its_attempts(publish_world: PublishWorld) -> None:
+    world = publish_world
+    world.sandbox.faults.add(kind="create", code=9004, subcode=2207052, http_status=400, count=100)
+    account = await world.add_account()
+    post_id = await world.add_post(account, caption="a broken image link")
+    config = replace(NOW_ONLY, max_attempts=3)
+
+    for _ in range(3):
+        await world.run(config=config)
+        world.clock.advance(config.backoff_cap_seconds)
+
     post = await world.post(post_id)
-    assert post["status"] == "failed" and post["failure_reason"] == "attempts_exhausted"
-    assert post["attempts"] == 3 and post["last_error_code"] == "2"
-    assert len(delays) == 2 and all(FAST.backoff_floor_seconds <= d <= 20 for d in delays)
+    assert (post["status"], post["failure_reason"], post["attempts"]) == ("failed", "attempts_exhausted", 3)
+    assert "could not download the image" in post["last_error"] and "3 times" in post["last_error"]
 
 
 async def test_a_throttled_account_is_paused_and_its_post_keeps_its_attempt(publish_world: PublishWorld) -> None:
@@ -434,7 +482,7 @@ async def test_a_token_under_a_key_no_longer_configured_is_retried_not_parked(
     reset_settings()
     world.settings = get_settings()
 
-    result = await world.run()
+    result = await world.run(config=NOW_ONLY)
 
     post = await world.post(post_id)
     status = await world.db.fetch_val("SELECT status FROM instagram_accounts WHERE id = %(id)s", {"id": account.id})

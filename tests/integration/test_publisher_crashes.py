@@ -12,7 +12,7 @@ import pytest
 from sociallab.instagram.sandbox import Fault
 from sociallab.publishing import PublishHooks, Step
 from sociallab.publishing.store import ClaimedPost
-from tests.plugins.publisher import FAST, PublishWorld
+from tests.plugins.publisher import FAST, NOW_ONLY, PublishWorld
 
 pytestmark = pytest.mark.integration
 
@@ -224,7 +224,7 @@ async def test_a_publish_timeout_that_did_not_go_out_is_retried_later(publish_wo
     post_id = await world.add_post(account, caption="timed out before publishing")
     world.sandbox.faults.add(Fault(kind="publish", action="error", code=None, http_status=502, count=1))
 
-    first = await world.run()
+    first = await world.run(config=NOW_ONLY)
 
     post = await world.post(post_id)
     assert first.retried == 1 and post["status"] == "scheduled" and post["container_id"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,8 @@ FAST = PublisherConfig(
     not_ready_retry_seconds=30.0,
     throttle_default_seconds=600.0,
 )
+# A run that takes only what is due now (no lookahead): for tests that look at a post between two runs.
+NOW_ONLY = replace(FAST, lookahead_seconds=0.0)
 
 
 class WorldClock:

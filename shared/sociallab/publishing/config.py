@@ -24,14 +24,26 @@ Step = Literal[
 class PublisherConfig:
     """How a run behaves. Defaults suit Cloud Scheduler's one-minute tick; tests shrink the waits."""
 
-    concurrency: int = 25  # accounts worked on at once by one run
-    batch_size: int = 50  # accounts claimed per claim statement (at most `concurrency` free slots)
-    lease_seconds: float = 300.0  # longer than one post can take (poll bound + a few 10 s calls)
-    run_budget_seconds: float = 45.0  # stop claiming after this; the next tick carries on
-    max_attempts: int = 5  # also capped by each post's own max_attempts
+    concurrency: int = 25  # posts worked on at once by one run (a post waiting for its time takes no slot)
+    batch_size: int = 50  # accounts claimed per claim statement
+    max_accounts: int = 500  # accounts one run holds at once (the others are left to overlapping runs)
+    lease_seconds: float = 300.0  # longer than a wait for the post's time plus the work on it
+    run_budget_seconds: float = 45.0  # stop claiming after this; the run ends when its posts are done
+    # On time: a run also takes the posts due within `lookahead_seconds` (the scheduler's tick), starts
+    # their container `prepare_seconds` before their time and publishes each at its time, never before.
+    # While it has posts in hand it looks for newly due ones every `claim_interval_seconds`.
+    lookahead_seconds: float = 60.0
+    prepare_seconds: float = 10.0
+    claim_interval_seconds: float = 5.0
+    max_attempts: int = 5  # failures of the post itself and interrupted runs; also capped by the post's own
     backoff_base_seconds: float = 30.0
     backoff_cap_seconds: float = 3600.0
     backoff_floor_seconds: float = 5.0
+    # Through outages: a transient failure (Instagram 5xx, timeouts, a dependency down) is retried with
+    # backoff (at most `transient_backoff_cap_seconds` apart) until `retry_window_seconds` after the post's
+    # time, without using an attempt; then the post fails saying so, and the workspace is notified.
+    retry_window_seconds: float = 7200.0
+    transient_backoff_cap_seconds: float = 600.0
     poll_initial_delay: float = 1.0  # wait after creating a container before the first status read
     poll_interval: float = 1.0
     poll_timeout: float = 10.0  # then release the post rather than block the run
@@ -57,8 +69,10 @@ class PublisherConfig:
     backfill_retry_cap_seconds: float = 3600.0
 
     def __post_init__(self) -> None:
-        if self.concurrency < 1 or self.batch_size < 1 or self.max_attempts < 1:
-            raise ValueError("concurrency, batch_size and max_attempts must be at least 1")
+        if self.concurrency < 1 or self.batch_size < 1 or self.max_attempts < 1 or self.max_accounts < 1:
+            raise ValueError("concurrency, batch_size, max_accounts and max_attempts must be at least 1")
+        if self.lease_seconds <= self.lookahead_seconds + self.poll_timeout:
+            raise ValueError("a lease must outlast the wait for a post's time and the work on it")
         if self.image_url_seconds < 3600:
             raise ValueError("image URLs must stay valid for at least an hour")
 

@@ -41,6 +41,10 @@ class InvalidPostError(Exception):
     """The post cannot be published as it is (no image, wrong number of images)."""
 
 
+class InterruptedTooOftenError(Exception):
+    """Runs working on the post kept stopping before they finished (each reclaim counts an attempt)."""
+
+
 class ContainerFailedError(Exception):
     """Instagram could not process the container (status ERROR)."""
 
@@ -72,6 +76,12 @@ class RunContext:
 
     def now(self) -> datetime:
         return self.clock() or datetime.now(UTC)
+
+    async def wait_until(self, moment: datetime) -> None:
+        """Return at `moment` (at once when it has passed)."""
+        delay = (moment - self.now()).total_seconds()
+        if delay > 0:
+            await self.sleep(delay)
 
     def token_for(self, post: ClaimedPost) -> str:
         """The account's decrypted token (once per account per run).

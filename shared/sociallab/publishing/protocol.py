@@ -3,11 +3,13 @@
     outcome = await process_post(ctx, post)
 
 1. a container already saved? read its status first: PUBLISHED -> it went out (record it, never
-   publish again); EXPIRED -> forget it; ERROR -> failed;
+   publish again); EXPIRED -> forget it; ERROR -> failed. A post whose earlier runs all stopped
+   half-way (more reclaims than attempts allow) fails here instead of being tried forever;
 2. no container: check the account's publishing quota (once per account per run), create the
    container (carousel: children first, each saved the moment it exists), save its id;
 3. poll its status, bounded; still IN_PROGRESS -> give the post back with a short delay;
-4. confirm the lease is still ours, media_publish; an unknown outcome (timeout, dropped connection,
+4. wait for the post's time (a run takes posts due within its tick), confirm the lease is still
+   ours, media_publish; an unknown outcome (timeout, dropped connection,
    5xx) -> read the container: PUBLISHED means it went out, anything else -> retry later;
 5. record `published` with the media id at once; then the permalink and the first comment. A publish
    that went out without its answer (1. or 4.): the media is looked up in the account's latest media
@@ -31,6 +33,7 @@ from sociallab.instagram.errors import (
 from sociallab.logging import get_logger, log_context
 from sociallab.publishing.context import (
     ContainerFailedError,
+    InterruptedTooOftenError,
     InvalidPostError,
     LeaseLostError,
     Outcome,
@@ -71,6 +74,7 @@ async def _publish(ctx: RunContext, post: ClaimedPost) -> Outcome:
         return ready
     container_id, created_at = ready
     await ctx.hooks.at("container_finished", post)
+    await ctx.wait_until(post.due_at)  # on time, never before it
     if not await ctx.store.confirm_lease(post):
         raise LeaseLostError()
     try:
@@ -100,6 +104,12 @@ async def _ready_container(ctx: RunContext, post: ClaimedPost, token: str) -> tu
     """
     container_id, created_at = post.container_id, post.container_created_at
     status = await _read_status(ctx, container_id, token) if container_id is not None else None
+    if post.reclaimed and status != "PUBLISHED" and post.attempts > min(post.max_attempts, ctx.config.max_attempts):
+        # Every run that took it stopped before finishing (it crashed or ran out of time): stop trying.
+        raise InterruptedTooOftenError(
+            f"Publishing was interrupted {post.attempts - 1} times before it could finish, so it was not "
+            "published. Retry it; if it happens again, the image may be too much for the publisher."
+        )
     polled = False
     while True:
         if status == "PUBLISHED" and container_id is not None:

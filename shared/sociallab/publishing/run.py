@@ -3,12 +3,16 @@
     result = await publish_due(db, client, storage=storage)     # -> PublishResult (API.md counts)
     result = await run_publish_due(db, storage)                 # with an Instagram client of its own
 
-A run claims accounts with a due post (one post in flight per account, `FOR UPDATE SKIP LOCKED`, a
-lease per account and per post), works on up to `concurrency` accounts at once and on each account's
-posts one after another, and stops claiming after `run_budget_seconds`. Any number of runs may go at
-once (overlapping ticks, several instances): they divide the accounts between them. A run that dies
-leaves leases that expire; the next run takes those posts up where they stopped (see
-`protocol` for why that never publishes a post twice).
+A run claims accounts with a post due now or within its tick (`lookahead_seconds`; one post in flight
+per account, `FOR UPDATE SKIP LOCKED`, a lease per account and per post), works on each account's
+posts one after another, each at its time: the container is made `prepare_seconds` before it and the
+publish waits for it, so a post goes out seconds after its time rather than up to a tick later. At most
+`concurrency` posts are worked on at once (waiting for a time takes no slot). While it has posts in hand
+the run looks for newly due ones every `claim_interval_seconds`, until `run_budget_seconds`; then it
+finishes what it holds. Any number of runs may go at once (overlapping ticks, several instances):
+they divide the accounts between them. A run that dies leaves leases that expire; the next run takes
+those posts up where they stopped (see `protocol` for why that never publishes a post twice). When
+claiming fails (the database hiccups), the run stops claiming and still finishes the posts it holds.
 
 `PUBLISHING_ENABLED=false` makes a run claim nothing.
 """
@@ -19,12 +23,13 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 
 from sociallab.config import Settings, get_settings
 from sociallab.db import Database
+from sociallab.errors import AppError
 from sociallab.instagram.accounts import get_cipher
 from sociallab.instagram.client import DEFAULT_TIMEOUT, InstagramClient
 from sociallab.logging import get_logger, log_context
@@ -66,7 +71,9 @@ async def publish_due(
     """
     settings = settings or get_settings()
     config = config or PublisherConfig()
-    store = PublisherStore(db, run_id=run_id, lease_seconds=config.lease_seconds, clock=clock)
+    store = PublisherStore(
+        db, run_id=run_id, lease_seconds=config.lease_seconds, lookahead_seconds=config.lookahead_seconds, clock=clock
+    )
     result = PublishResult(run_id=store.run_id)
     if not settings.publishing_enabled:
         log.info("publishing is disabled (PUBLISHING_ENABLED=false); nothing claimed")
@@ -95,20 +102,37 @@ async def publish_due(
 
 
 async def _drain(ctx: RunContext, deadline: float, monotonic: Callable[[], float]) -> None:
-    """Keep up to `concurrency` accounts busy; claim more whenever one is done, until nothing is due."""
+    """Claim accounts with due posts and work on them; look again while posts are in hand, until the
+    budget is spent; then let the workers finish."""
+    gate = asyncio.Semaphore(ctx.config.concurrency)
     tasks: set[asyncio.Task[None]] = set()
+    claiming = True
     try:
         while True:
-            free = ctx.config.concurrency - len(tasks)
-            if free > 0 and monotonic() < deadline:
-                claimed = await ctx.store.claim(min(free, ctx.config.batch_size))
+            room = ctx.config.max_accounts - len(tasks)
+            if claiming and room > 0 and monotonic() < deadline:
+                try:
+                    claimed = await ctx.store.claim(min(room, ctx.config.batch_size))
+                except AppError:
+                    # The accounts in hand are still this run's to finish; what is left waits for the next run.
+                    log.exception("claiming failed; finishing the posts in hand")
+                    ctx.result.errors += 1
+                    claimed, claiming = [], False
                 ctx.result.claimed += len(claimed)
                 ctx.result.accounts += len(claimed)
                 for post in claimed:
-                    tasks.add(asyncio.create_task(_work_account(ctx, post, deadline, monotonic)))
+                    tasks.add(asyncio.create_task(_work_account(ctx, post, gate, deadline, monotonic)))
+                if len(claimed) == min(room, ctx.config.batch_size):
+                    continue  # a full batch: more may be due right now
+                claiming = claiming and bool(tasks)  # nothing in hand and nothing due: the run is done
             if not tasks:
                 return
-            done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            looking = claiming and monotonic() < deadline
+            done, tasks = await asyncio.wait(
+                tasks,
+                timeout=ctx.config.claim_interval_seconds if looking else None,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
             # Workers never raise an Exception; anything they do raise is a crash (a BaseException
             # from a hook) and ends the run here, like a killed process.
             crashes = [exc for exc in (task.exception() for task in done) if exc is not None]
@@ -121,13 +145,28 @@ async def _drain(ctx: RunContext, deadline: float, monotonic: Callable[[], float
             await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _work_account(ctx: RunContext, post: ClaimedPost, deadline: float, monotonic: Callable[[], float]) -> None:
-    """One account's due posts, one after another, while this run holds the account."""
+async def _work_account(
+    ctx: RunContext,
+    post: ClaimedPost,
+    gate: asyncio.Semaphore,
+    deadline: float,
+    monotonic: Callable[[], float],
+) -> None:
+    """One account's due posts, one after another, each at its time, while this run holds the account."""
     current: ClaimedPost | None = post
     account_id = post.account_id
     try:
         while current is not None:
-            outcome = await process_post(ctx, current)
+            claimed_at = monotonic()
+            await ctx.wait_until(current.due_at - timedelta(seconds=ctx.config.prepare_seconds))
+            async with gate:
+                if monotonic() - claimed_at > ctx.config.lease_seconds / 3 and not await ctx.store.confirm_lease(
+                    current
+                ):
+                    # It waited so long (a backlog) that its lease may have run out: another run has it now.
+                    ctx.result.lost_lease += 1
+                    return
+                outcome = await process_post(ctx, current)
             if outcome.stops_account:
                 if outcome in (Outcome.LOST, Outcome.ERROR):
                     await ctx.store.release_account(account_id)
@@ -159,6 +198,7 @@ async def run_publish_due(
         ConfigurationError, DependencyUnavailableError: as `publish_due`.
     """
     settings = settings or get_settings()
+    config = config or PublisherConfig(retry_window_seconds=settings.publish_retry_window_seconds)
     async with httpx.AsyncClient(timeout=DEFAULT_TIMEOUT) as http:
         client = InstagramClient.from_settings(settings, http)
         return await publish_due(db, client, storage=storage, settings=settings, config=config)

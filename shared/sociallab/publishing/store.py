@@ -64,8 +64,11 @@ class ClaimedPost:
     hashtags: list[str]
     first_comment: str | None
     first_comment_id: str | None
-    attempts: int
+    attempts: int  # claims that counted (a transient failure gives its claim back)
     max_attempts: int
+    transient_failures: int
+    scheduled_at: datetime  # the post's own time: the retry window runs from it
+    due_at: datetime  # when it goes out: scheduled_at, or next_attempt_at for a retry
     container_id: str | None
     container_created_at: datetime | None
     child_container_ids: list[str]
@@ -94,6 +97,9 @@ class ClaimedPost:
             first_comment_id=row["first_comment_id"],
             attempts=int(row["attempts"]),
             max_attempts=int(row["max_attempts"]),
+            transient_failures=int(row["transient_failures"]),
+            scheduled_at=row["scheduled_at"],
+            due_at=row["due_at"],
             container_id=row["container_id"],
             container_created_at=row.get("container_created_at"),
             child_container_ids=list(row["child_container_ids"] or []),
@@ -115,11 +121,13 @@ class PublisherStore:
         *,
         run_id: str | None = None,
         lease_seconds: float = 300.0,
+        lookahead_seconds: float = 0.0,
         clock: Clock | None = None,
     ) -> None:
         self.db = db
         self.run_id = run_id or f"publish-due:{uuid.uuid4().hex[:16]}"
         self.lease_seconds = lease_seconds
+        self.lookahead_seconds = lookahead_seconds  # claims take posts due within this much of now
         self._clock = clock
 
     # --- plumbing ---------------------------------------------------------------------------------
@@ -147,7 +155,9 @@ class PublisherStore:
         """
         if limit <= 0:
             return []
-        rows = await self._all(QUERIES["claim"], self._params(limit=limit, account_id=None))
+        rows = await self._all(
+            QUERIES["claim"], self._params(limit=limit, account_id=None, lookahead_seconds=self.lookahead_seconds)
+        )
         return [ClaimedPost.from_row(row) for row in rows]
 
     async def claim_next(self, account_id: str) -> ClaimedPost | None:
@@ -156,7 +166,9 @@ class PublisherStore:
         Raises:
             DependencyUnavailableError: the database is unreachable.
         """
-        row = await self._one(QUERIES["claim"], self._params(limit=1, account_id=account_id))
+        row = await self._one(
+            QUERIES["claim"], self._params(limit=1, account_id=account_id, lookahead_seconds=self.lookahead_seconds)
+        )
         return ClaimedPost.from_row(row) if row else None
 
     async def release_account(self, account_id: str) -> None:
@@ -261,8 +273,10 @@ class PublisherStore:
         reason: str,
         error: str | None,
         error_code: str | None,
+        transient: bool,
     ) -> datetime | None:
-        """Back to scheduled, due again in `delay_seconds`; the new due time, or None if the lease was lost."""
+        """Back to scheduled, due again in `delay_seconds`; the new due time, or None if the lease was lost.
+        A `transient` failure gives its attempt back and counts in `transient_failures` instead."""
         row = await self._one(
             QUERIES["release_for_retry"],
             self._params(
@@ -271,6 +285,7 @@ class PublisherStore:
                 reason=reason,
                 error=error,
                 error_code=error_code,
+                transient=transient,
             ),
         )
         return row["next_attempt_at"] if row else None
@@ -291,9 +306,14 @@ class PublisherStore:
         )
         return row["next_attempt_at"] if row else None
 
-    async def fail(self, post: ClaimedPost, *, reason: str, error: str | None, error_code: str | None) -> bool:
+    async def fail(
+        self, post: ClaimedPost, *, reason: str, error: str, error_code: str | None, notice: str | None
+    ) -> bool:
+        """`failed` with `reason` and a readable `error`; `notice` (if any) tells the workspace. False when the
+        lease was lost."""
         row = await self._one(
-            QUERIES["fail"], self._params(post_id=post.id, reason=reason, error=error, error_code=error_code)
+            QUERIES["fail"],
+            self._params(post_id=post.id, reason=reason, error=error, error_code=error_code, notice=notice),
         )
         return row is not None
 
@@ -334,7 +354,9 @@ class PublisherStore:
         async with self.db.transaction() as tx:
             failed = await tx.fetch_one(
                 QUERIES["fail"],
-                self._params(post_id=post.id, reason=REAUTH_FAILURE_REASON, error=post_error, error_code=error_code),
+                self._params(
+                    post_id=post.id, reason=REAUTH_FAILURE_REASON, error=post_error, error_code=error_code, notice=None
+                ),
             )
             reauth = await mark_reauth_required(tx, post.account_id, error, actor=ACTOR)
             await tx.execute(QUERIES["release_account"], self._params(account_id=post.account_id))

@@ -18,15 +18,19 @@
 --   account is no longer usable.
 -- Each account's most urgent post (a crashed run's post first, then the oldest due) becomes
 -- `publishing` with a lease and attempts + 1; the database records the event from status_note.
+-- "Due" includes the next %(lookahead_seconds)s: a run takes the posts of its tick and publishes each at
+-- its time (the lease covers the wait).
 WITH clock AS (
-    SELECT coalesce(%(now)s::timestamptz, now()) AS t
+    SELECT coalesce(%(now)s::timestamptz, now()) AS t,
+           coalesce(%(now)s::timestamptz, now()) + make_interval(secs => %(lookahead_seconds)s::double precision)
+               AS horizon
 ),
 due AS (
     SELECT p.instagram_account_id AS account_id, min(coalesce(p.next_attempt_at, p.scheduled_at)) AS due_at
     FROM public.posts p, clock
     WHERE %(account_id)s::uuid IS NULL
       AND p.instagram_account_id IS NOT NULL
-      AND ((p.status = 'scheduled' AND coalesce(p.next_attempt_at, p.scheduled_at) <= clock.t)
+      AND ((p.status = 'scheduled' AND coalesce(p.next_attempt_at, p.scheduled_at) <= clock.horizon)
         OR (p.status = 'publishing' AND p.lease_expires_at <= clock.t))
     GROUP BY p.instagram_account_id
 ),
@@ -67,7 +71,7 @@ picked AS (
         SELECT p.id, p.status
         FROM public.posts p
         WHERE p.instagram_account_id = accounts.id
-          AND ((p.status = 'scheduled' AND coalesce(p.next_attempt_at, p.scheduled_at) <= clock.t)
+          AND ((p.status = 'scheduled' AND coalesce(p.next_attempt_at, p.scheduled_at) <= clock.horizon)
             OR (p.status = 'publishing' AND p.lease_expires_at <= clock.t))
         ORDER BY (p.status = 'publishing') DESC, coalesce(p.next_attempt_at, p.scheduled_at), p.id
         LIMIT 1
@@ -111,7 +115,8 @@ leased AS (
 )
 SELECT c.id, c.workspace_id, c.instagram_account_id, c.media_type, c.caption, c.alt_text, c.hashtags,
        c.first_comment, c.first_comment_id, c.attempts, c.max_attempts, c.container_id,
-       c.container_created_at, c.child_container_ids, c.scheduled_at, c.from_status,
+       c.container_created_at, c.child_container_ids, c.scheduled_at, c.from_status, c.transient_failures,
+       coalesce(c.next_attempt_at, c.scheduled_at) AS due_at,
        l.status AS account_status, l.username, l.ig_user_id, l.token_ciphertext, l.token_key_id,
        l.token_expires_at,
        coalesce((SELECT jsonb_agg(jsonb_build_object('position', m.position, 'storage_path', m.storage_path,
@@ -355,7 +360,8 @@ events AS (
 SELECT id FROM saved;
 
 -- name: release_for_retry
--- Back to `scheduled` with the next attempt at now + delay.
+-- Back to `scheduled` with the next attempt at now + delay. A %(transient)s failure (an outage, not the
+-- post) gives its attempt back and is counted in transient_failures instead.
 WITH due AS (
     SELECT coalesce(%(now)s::timestamptz, now()) + make_interval(secs => %(delay_seconds)s::double precision) AS at
 ),
@@ -363,6 +369,8 @@ released AS (
     UPDATE public.posts p
     SET status = 'scheduled',
         next_attempt_at = due.at,
+        attempts = CASE WHEN %(transient)s::boolean THEN greatest(p.attempts - 1, 0) ELSE p.attempts END,
+        transient_failures = p.transient_failures + CASE WHEN %(transient)s::boolean THEN 1 ELSE 0 END,
         lease_owner = NULL,
         lease_expires_at = NULL,
         last_error = %(error)s::text,
@@ -371,7 +379,8 @@ released AS (
             'actor', %(actor)s::text,
             'detail', jsonb_build_object('reason', %(reason)s::text, 'error', %(error)s::text,
                                          'error_code', %(error_code)s::text, 'next_attempt_at', due.at,
-                                         'attempts', p.attempts, 'run', %(run)s::text))
+                                         'attempts', p.attempts, 'transient', %(transient)s::boolean,
+                                         'run', %(run)s::text))
     FROM due
     WHERE p.id = %(post_id)s::uuid AND p.status = 'publishing' AND p.lease_owner = %(run)s::text
     RETURNING p.id, p.next_attempt_at
@@ -419,21 +428,34 @@ released AS (
 SELECT id, next_attempt_at FROM released;
 
 -- name: fail
-UPDATE public.posts p
-SET status = 'failed',
-    failure_reason = %(reason)s::text,
-    last_error = %(error)s::text,
-    last_error_code = %(error_code)s::text,
-    next_attempt_at = NULL,
-    lease_owner = NULL,
-    lease_expires_at = NULL,
-    status_note = jsonb_build_object(
-        'actor', %(actor)s::text,
-        'detail', jsonb_build_object('reason', %(reason)s::text, 'error', %(error)s::text,
-                                     'error_code', %(error_code)s::text, 'attempts', p.attempts,
-                                     'run', %(run)s::text))
-WHERE p.id = %(post_id)s::uuid AND p.status = 'publishing' AND p.lease_owner = %(run)s::text
-RETURNING p.id;
+-- The post will not go out: `failed` with its reason. With %(notice)s, the workspace is told too (once per
+-- post while unread).
+WITH failed AS (
+    UPDATE public.posts p
+    SET status = 'failed',
+        failure_reason = %(reason)s::text,
+        last_error = %(error)s::text,
+        last_error_code = %(error_code)s::text,
+        next_attempt_at = NULL,
+        lease_owner = NULL,
+        lease_expires_at = NULL,
+        status_note = jsonb_build_object(
+            'actor', %(actor)s::text,
+            'detail', jsonb_build_object('reason', %(reason)s::text, 'error', %(error)s::text,
+                                         'error_code', %(error_code)s::text, 'attempts', p.attempts,
+                                         'transient_failures', p.transient_failures, 'run', %(run)s::text))
+    WHERE p.id = %(post_id)s::uuid AND p.status = 'publishing' AND p.lease_owner = %(run)s::text
+    RETURNING p.id, p.workspace_id
+),
+notice AS (
+    INSERT INTO public.notifications (workspace_id, kind, severity, message, detail, dedupe_key)
+    SELECT f.workspace_id, 'post.failed', 'error', %(notice)s::text,
+           jsonb_build_object('post_id', f.id, 'reason', %(reason)s::text), 'post.failed:' || f.id
+    FROM failed f
+    WHERE %(notice)s::text IS NOT NULL
+    ON CONFLICT (workspace_id, dedupe_key) WHERE read_at IS NULL DO NOTHING
+)
+SELECT id FROM failed;
 
 -- name: pause_account
 -- Instagram throttles the account: no calls for it until `rate_limited_until`; its post in flight

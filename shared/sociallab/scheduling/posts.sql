@@ -138,6 +138,7 @@ WITH old AS (
         approved_by = CASE WHEN %(set_approved)s::boolean THEN %(actor_user_id)s::uuid ELSE p.approved_by END,
         approved_at = CASE WHEN %(set_approved)s::boolean THEN now() ELSE p.approved_at END,
         attempts = CASE WHEN %(reset_attempts)s::boolean THEN 0 ELSE p.attempts END,
+        transient_failures = CASE WHEN %(reset_attempts)s::boolean THEN 0 ELSE p.transient_failures END,
         last_error = CASE WHEN %(reset_attempts)s::boolean THEN NULL ELSE p.last_error END,
         last_error_code = CASE WHEN %(reset_attempts)s::boolean THEN NULL ELSE p.last_error_code END,
         failure_reason = CASE WHEN %(reset_attempts)s::boolean THEN NULL ELSE p.failure_reason END,
