@@ -7,3 +7,8 @@
 ALTER TABLE public.posts
     ADD COLUMN transient_failures integer NOT NULL DEFAULT 0
         CONSTRAINT posts_transient_failures_check CHECK (transient_failures >= 0);
+
+-- A failed post whose media container turns out to have gone out (its publish answer was lost, then its
+-- attempts ran out or its account was parked) is published after all: found when an edit would otherwise
+-- throw that container away (sociallab.publishing.evidence).
+INSERT INTO public.post_status_edges (from_status, to_status) VALUES ('failed', 'published');

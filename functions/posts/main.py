@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import functions_framework.aio
+import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
 from sociallab.db import get_db
 from sociallab.http import Call, Router
+from sociallab.instagram.accounts import get_cipher
+from sociallab.instagram.client import DEFAULT_TIMEOUT, InstagramClient
+from sociallab.publishing import settle_old_container
 from sociallab.scheduling import best_times, states
 from sociallab.scheduling import posts as post_service
 from sociallab.scheduling.api_models import (
@@ -94,6 +98,19 @@ async def get_post(call: Call) -> PostOut:
 async def update(call: Call) -> PostOut:
     """Edit a post (409 once publishing or published); a new time reschedules it."""
     changes: dict[str, Any] = call.body.model_dump(include=call.body.model_fields_set)
+    if changes.keys() & set(states.CONTENT_FIELDS):  # the edit would drop a failed post's media container
+        async with get_db().transaction() as tx:
+            post = await post_service.post_for_member(tx, call.params["post_id"], call.user_id, minimum="editor")
+        if post["status"] == "failed" and post["container_id"]:
+            async with httpx.AsyncClient(timeout=DEFAULT_TIMEOUT) as http:
+                await settle_old_container(
+                    get_db(),
+                    InstagramClient.from_settings(call.settings, http),
+                    get_cipher(call.settings),
+                    post_id=str(post["id"]),
+                    workspace_id=str(post["workspace_id"]),
+                    actor=post_service.actor_name(call.user_id),
+                )
     return await _act(call, lambda tx, post: states.update_post(tx, post, changes=changes, **_who(call)))
 
 

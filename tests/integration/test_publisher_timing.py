@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from sociallab.db import Database
-from sociallab.publishing import PublishHooks, Step
+from sociallab.publishing import PublishHooks, Step, publish_due
 from sociallab.publishing.store import ClaimedPost
 from tests.plugins.publisher import FAST, PublishWorld
 
@@ -167,3 +167,29 @@ async def test_a_database_error_while_claiming_lets_the_posts_in_flight_finish(p
     assert [(await world.post(i))["status"] for i in (quick, held, late)] == ["published", "published", "scheduled"]
     await world.db.execute("DROP TRIGGER fail_claim ON posts")
     assert (await world.run()).published == 1  # the next run takes what was left
+
+
+async def test_a_run_past_its_budget_gives_its_accounts_back(publish_world: PublishWorld) -> None:
+    world = publish_world
+    account = await world.add_account()
+    first = await world.add_post(account, caption="first", due_seconds_ago=120)
+    second = await world.add_post(account, caption="second", due_seconds_ago=60)
+    readings = iter([0.0, 0.0])  # the start, the first claim; from then on the budget is spent
+
+    result = await publish_due(
+        world.db,
+        world.client(),
+        storage=world.storage,
+        settings=world.settings,
+        config=FAST,
+        clock=world.clock,
+        sleep=world.clock.sleep,
+        monotonic=lambda: next(readings, 10_000.0),
+    )
+
+    assert (result.published, result.errors) == (1, 0)
+    assert [(await world.post(i))["status"] for i in (first, second)] == ["published", "scheduled"]
+    lease = await world.db.fetch_val(
+        "SELECT publish_lease_owner FROM instagram_accounts WHERE id = %(id)s", {"id": account.id}
+    )
+    assert lease is None  # the next run can take the account at once

@@ -9,6 +9,7 @@ The only public entry of the package. Inside, one module per job:
 - `protocol`: one post through the publishing protocol;
 - `failures`: what each failure does to a post and its account (with `backoff`, the retry delays);
 - `media`: finding the media of a publish whose answer was lost, the permalink and first comment;
+- `evidence`: before an edit drops a failed post's container, whether that container went out;
 - `store` (+ `store.sql`): every statement the run sends to the database;
 - `config` (knobs, test hooks, the result: publish-due's response body) and `context` (what the
   steps of one run share).
@@ -17,10 +18,12 @@ The only public entry of the package. Inside, one module per job:
 from __future__ import annotations
 
 from sociallab.publishing.config import PublisherConfig, PublishHooks, PublishResult, Step
+from sociallab.publishing.evidence import AlreadyPublishedError, settle_old_container
 from sociallab.publishing.run import publish_due, run_publish_due
 from sociallab.publishing.store import ClaimedPost
 
 __all__ = [
+    "AlreadyPublishedError",
     "ClaimedPost",
     "PublishHooks",
     "PublishResult",
@@ -28,4 +31,5 @@ __all__ = [
     "Step",
     "publish_due",
     "run_publish_due",
+    "settle_old_container",
 ]

@@ -173,7 +173,7 @@ class PublisherStore:
 
     async def release_account(self, account_id: str) -> None:
         """Give the account back (this run will not publish more for it)."""
-        await self._one(QUERIES["release_account"], self._params(account_id=account_id))
+        await self.db.execute(QUERIES["release_account"], self._params(account_id=account_id))
 
     # --- containers -------------------------------------------------------------------------------
 

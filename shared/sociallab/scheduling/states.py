@@ -63,7 +63,7 @@ EDGES: Mapping[str, frozenset[str]] = MappingProxyType(
         "scheduled": frozenset({"scheduled", "publishing", "cancelled", "failed"}),
         "publishing": frozenset({"publishing", "published", "scheduled", "failed"}),
         "published": frozenset(),
-        "failed": frozenset({"scheduled", "pending_approval"}),
+        "failed": frozenset({"scheduled", "pending_approval", "published"}),
         "cancelled": frozenset(),
     }
 )
