@@ -141,7 +141,7 @@ async def prepare(data_dir: Path, base_url: str) -> tuple[Any, Sandboxes]:
         log.info("migration applied", extra={"migration": name})
     await seed_demo(get_db())
     made = await demo.seed_demo_content(get_db(), instagram_token=demo_token if sandboxes.instagram else None)
-    if await demo.connect_demo_drive_folder(sandboxes):
+    if await demo.connect_demo_drive_folder(get_db(), sandboxes):
         made.append(f"drive source {sandboxes.drive_folder_id}")
     if made:
         log.info("demo content created", extra={"items": made})
