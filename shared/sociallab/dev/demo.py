@@ -21,7 +21,7 @@ from sociallab.content.generate import GenerateBody, Generator
 from sociallab.content.templates import sync_builtin_templates
 from sociallab.db import Database
 from sociallab.dev.photos import match_photo
-from sociallab.dev.sandboxes import DEMO_IG_USER_ID, DEMO_IG_USERNAME, Sandboxes
+from sociallab.dev.sandboxes.start import DEMO_IG_USER_ID, DEMO_IG_USERNAME, Sandboxes
 from sociallab.dev.seed import DEMO_FINISHED_MATCH_ID, DEMO_MATCH_ID, DEMO_USER_ID, DEMO_WORKSPACE_ID
 from sociallab.drive import sources
 from sociallab.drive.client import FOLDER_MIME, DriveClient
