@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m sociallab.devserver
+	$(PY) -m sociallab.dev.server
 
 test: $(STAMP)
 	$(PYTEST) --cov=sociallab --cov-report=term tests

@@ -35,11 +35,12 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 # Build the wheel from a clean copy of the project, so no build/ or *.egg-info is written into
-# the repository and nothing stale (caches, old build output) ends up in the wheel.
+# the repository and nothing stale (caches, old build output) ends up in the wheel. `sociallab.dev`
+# (dev server, demo seed, sandboxes) is left out: nothing deployed imports it.
 mkdir -p "$work/src" "$work/wheel"
 cp "$ROOT/pyproject.toml" "$ROOT/README.md" "$work/src/"
 for f in "$ROOT"/LICENSE* "$ROOT"/LICENCE* "$ROOT"/NOTICE*; do [ -f "$f" ] && cp "$f" "$work/src/"; done
-(cd "$ROOT" && tar --exclude='__pycache__' --exclude='*.pyc' --exclude='*.egg-info' -cf - shared) | tar -xf - -C "$work/src"
+(cd "$ROOT" && tar --exclude='__pycache__' --exclude='*.pyc' --exclude='*.egg-info' --exclude='shared/sociallab/dev' -cf - shared) | tar -xf - -C "$work/src"
 "$PYTHON" -m pip wheel --quiet --no-deps "$work/src" -w "$work/wheel"
 
 mkdir -p "$DIST"

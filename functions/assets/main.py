@@ -13,7 +13,9 @@ from starlette.responses import Response
 
 from sociallab.content import assets as asset_service
 from sociallab.content.upload import read_upload
+from sociallab.db import get_db
 from sociallab.http import Call, RequestModel, Router, json_response
+from sociallab.storage import get_storage
 
 PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic", "image/heif")
 router = Router("assets", description="Photos: upload, list, delete; the same normalisation as Drive imports.")
@@ -40,7 +42,10 @@ async def upload(call: Call) -> Response:
     """Upload a photo; 201 with the new asset, 200 with the existing one for the same bytes."""
     form = await read_upload(call.request)
     await call.require_role(form.workspace_id, "editor")
+    storage = get_storage()
     result = await asset_service.ingest_image(
+        get_db(),
+        storage=storage,
         workspace_id=form.workspace_id,
         data=form.data,
         source="upload",
@@ -49,7 +54,7 @@ async def upload(call: Call) -> Response:
         match_id=form.match_id,
         uploaded_by=call.user_id,
     )
-    return json_response(await asset_service.asset_view(result.asset), 201 if result.created else 200)
+    return json_response(await asset_service.asset_view(result.asset, storage), 201 if result.created else 200)
 
 
 @router.get("/", query=ListQuery, role="viewer", errors=(400,))
@@ -57,15 +62,16 @@ async def list_assets(call: Call) -> dict[str, Any]:
     """Ready photos of a workspace, newest first."""
     q = call.query
     rows, next_cursor = await asset_service.list_assets(
-        str(q.workspace_id), match_id=str(q.match_id) if q.match_id else None, cursor=q.cursor, limit=q.limit
+        get_db(), str(q.workspace_id), match_id=str(q.match_id) if q.match_id else None, cursor=q.cursor, limit=q.limit
     )
-    return {"items": [await asset_service.asset_view(row) for row in rows], "next_cursor": next_cursor}
+    storage = get_storage()
+    return {"items": [await asset_service.asset_view(row, storage) for row in rows], "next_cursor": next_cursor}
 
 
 @router.delete("/{asset_id:uuid}", status=204, errors=(409,))
 async def delete(call: Call) -> None:
     """Delete a photo (editor); 409 while a scheduled or publishing post uses it."""
-    await asset_service.delete_asset(call.params["asset_id"], user_id=call.user_id)
+    await asset_service.delete_asset(get_db(), call.params["asset_id"], user_id=call.user_id, storage=get_storage())
 
 
 @functions_framework.aio.http

@@ -20,10 +20,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sociallab.config import Settings
+from sociallab.db import get_db
 from sociallab.drive import sources, sync
 from sociallab.drive.client import DriveClient
 from sociallab.errors import RequestValidationError
 from sociallab.http import Call, RequestModel, Router, json_response
+from sociallab.storage import get_storage
 
 router = Router("drive-sync", schedule_seconds=15 * 60, description="Import photos from connected Drive folders.")
 
@@ -51,6 +53,7 @@ class SyncBody(RequestModel):
 async def add_source(call: Call) -> Response:
     """Connect a Drive folder: 201 a pending source naming its verification file (200: the one already pending)."""
     source, created = await sources.add_source(
+        get_db(),
         drive_client(call.settings, max_attempts=2),  # someone is waiting: one quick retry at most
         workspace_id=str(call.body.workspace_id),
         folder_id=call.body.folder_id,
@@ -62,24 +65,27 @@ async def add_source(call: Call) -> Response:
 @router.post("/sources/{source_id:uuid}/verify", errors=(404, 409))
 async def verify_source(call: Call) -> dict[str, Any]:
     """Activate a pending source once its verification file is in the folder (409 until then)."""
-    source = await sources.source_for_user(call.params["source_id"], call.user_id)
-    verified = await sources.verify_source(drive_client(call.settings, max_attempts=2), source)
+    db = get_db()
+    source = await sources.source_for_user(db, call.params["source_id"], call.user_id)
+    verified = await sources.verify_source(db, drive_client(call.settings, max_attempts=2), source)
     return sources.source_view(verified)
 
 
-@router.post("/", auth=("scheduler", "user"), body=SyncBody, errors=(404,))
-async def run_sync(call: Call) -> dict[str, int]:
+@router.post("/", auth=("scheduler", "user"), body=SyncBody, response=sync.SyncResult, errors=(404,))
+async def run_sync(call: Call) -> sync.SyncResult:
     """Sync every active source (scheduler) or one source (scheduler or its editor)."""
     source_id = str(call.body.source_id) if call.body.source_id else None
+    db = get_db()
     if call.user is not None:
         if source_id is None:
             raise RequestValidationError(
                 "source_id is required.", details=[{"field": "source_id", "message": "Field required"}]
             )
-        sources.require_verified(await sources.source_for_user(source_id, call.user.id))
-    drive = drive_client(call.settings)
-    result = await sync.sync_source(drive, source_id) if source_id else await sync.sync_all(drive)
-    return result.as_dict()
+        sources.require_verified(await sources.source_for_user(db, source_id, call.user.id))
+    drive, storage = drive_client(call.settings), get_storage()
+    if source_id:
+        return await sync.sync_source(db, drive, source_id, storage=storage)
+    return await sync.sync_all(db, drive, storage=storage)
 
 
 class ChannelHeaders(RequestModel):
@@ -94,13 +100,14 @@ class ChannelHeaders(RequestModel):
 async def notification(call: Call) -> dict[str, Any]:
     """A Drive push notification (X-Goog-Channel-Token checked); 'sync' messages are acknowledged."""
     headers = call.request.headers
+    db = get_db()
     source_id = await sources.source_for_notification(
-        headers.get("x-goog-channel-id"), headers.get("x-goog-channel-token")
+        db, headers.get("x-goog-channel-id"), headers.get("x-goog-channel-token")
     )
     if headers.get("x-goog-resource-state") == "sync":
         return {"acknowledged": True}
-    result = await sync.sync_source(drive_client(call.settings), source_id)
-    return {"acknowledged": True, **result.as_dict()}
+    result = await sync.sync_source(db, drive_client(call.settings), source_id, storage=get_storage())
+    return {"acknowledged": True, **result.model_dump()}
 
 
 @functions_framework.aio.http

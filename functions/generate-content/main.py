@@ -27,7 +27,7 @@ def generator() -> Generator:
 
 
 # One per process, so the webhook's background tasks stay referenced until they finish.
-webhooks = MatchWebhookHandler(generator=generator)
+webhooks = MatchWebhookHandler(generator=generator, database=get_db)
 
 
 @router.post("/", body=GenerateBody, response=GenerateOut, status=201, role="editor", errors=(404, 409))

@@ -12,9 +12,9 @@ from sociallab.config import get_settings
 from sociallab.db import Database
 from sociallab.dev import cron, preview
 from sociallab.dev.loader import load_functions
-from sociallab.dev.sandboxes import Sandboxes
+from sociallab.dev.sandboxes.start import Sandboxes
 from sociallab.dev.seed import DEMO_USER_ID, DEMO_WORKSPACE_ID, seed_demo
-from sociallab.devserver import build_app, jobs_of
+from sociallab.dev.server import build_app, jobs_of
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from sociallab.db import Database
 from sociallab.dev.loader import load_function
 from sociallab.drive import sync
 from sociallab.drive.client import DriveClient
-from sociallab.storage import close_storage
+from sociallab.storage import close_storage, get_storage
 from tests.fixtures import images
 from tests.integration import factories
 from tests.plugins.drive import DriveServer
@@ -302,20 +302,22 @@ async def test_transient_failures_are_retried_a_bounded_number_of_times(world: W
 
     async with httpx.AsyncClient(timeout=10) as http:
         drive = DriveClient.from_settings(get_settings(), http, sleep=no_wait)
+        storage = get_storage()
         sandbox.fail_next(f"/drive/v3/files/{file_id}", 503, times=4)  # every attempt of one download
-        result = await sync.sync_source(drive, source)
-        assert result.as_dict() == {"imported": 0, "skipped": 0, "failed": 1, "sources": 1}
+        result = await sync.sync_source(world.db, drive, source, storage=storage)
+        assert result.model_dump() == {"imported": 0, "skipped": 0, "failed": 1, "sources": 1}
         assert len(delays) == 3
         [row] = await world.assets()
         assert (row["status"], row["error_transient"], row["import_attempts"]) == ("failed", True, 1)
-        assert (await sync.sync_source(drive, source)).imported == 1  # the next run's retry pass
+        # the next run's retry pass
+        assert (await sync.sync_source(world.db, drive, source, storage=storage)).imported == 1
         [row] = await world.assets()
         assert (row["status"], row["import_attempts"], row["error"]) == ("ready", 0, None)
 
         always = sandbox.add_file("b.jpg", images.png(), parents=[folder])
         sandbox.fail_next(f"/drive/v3/files/{always}", 503, times=1000)
         for _ in range(5):
-            await sync.sync_source(drive, source)
+            await sync.sync_source(world.db, drive, source, storage=storage)
     [b] = [r for r in await world.assets() if r["original_filename"] == "b.jpg"]
     assert (b["status"], b["import_attempts"]) == ("failed", sync.MAX_IMPORT_ATTEMPTS)
 
@@ -342,12 +344,13 @@ async def test_a_file_that_kills_the_import_is_given_up_until_it_changes(world: 
     sandbox.add_file("b_good.jpg", images.jpeg((200, 200)), parents=[folder])
     source = (await world.connect(folder))["id"]
     async with httpx.AsyncClient(transport=KilledOnDownload(poison), timeout=10) as http:
-        drive = DriveClient.from_settings(get_settings(), http)
+        drive, storage = DriveClient.from_settings(get_settings(), http), get_storage()
         for _ in range(sync.MAX_IMPORT_ATTEMPTS):
             with pytest.raises(asyncio.CancelledError):
-                await sync.sync_source(drive, source)
-        result = await sync.sync_source(drive, source)  # the file is given up: the rest of the folder imports
-    assert result.as_dict() == {"imported": 1, "skipped": 1, "failed": 0, "sources": 1}
+                await sync.sync_source(world.db, drive, source, storage=storage)
+        # the file is given up: the rest of the folder imports
+        result = await sync.sync_source(world.db, drive, source, storage=storage)
+    assert result.model_dump() == {"imported": 1, "skipped": 1, "failed": 0, "sources": 1}
     rows = {r["original_filename"]: r for r in await world.assets()}
     assert (rows["b_good.jpg"]["status"], rows["a_poison.jpg"]["status"]) == ("ready", "failed")
     assert rows["a_poison.jpg"]["import_attempts"] == sync.MAX_IMPORT_ATTEMPTS
@@ -377,8 +380,9 @@ async def test_overlapping_syncs_of_one_source_do_the_work_once(world: World) ->
         sandbox.add_file(f"{i}.jpg", images.jpeg((100 + i, 80)), parents=[folder])
     source = await world.connect(folder)
     async with httpx.AsyncClient(timeout=10) as http:
-        drive = DriveClient.from_settings(get_settings(), http)
-        results = await asyncio.gather(*(sync.sync_source(drive, source["id"]) for _ in range(3)))
+        drive, storage = DriveClient.from_settings(get_settings(), http), get_storage()
+        runs = (sync.sync_source(world.db, drive, source["id"], storage=storage) for _ in range(3))
+        results = await asyncio.gather(*runs)
     assert sum(r.sources for r in results) == 1
     assert sum(r.imported for r in results) == 3
     assert (await world.source(source["id"]))["sync_lease_until"] is None

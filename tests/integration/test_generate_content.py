@@ -27,7 +27,7 @@ from sociallab.content.templates import sync_builtin_templates
 from sociallab.content.webhook import MatchWebhook, MatchWebhookHandler, delivery_key, matchday_slot, plan
 from sociallab.db import Database, Row
 from sociallab.dev.loader import load_function
-from sociallab.devserver import build_app
+from sociallab.dev.server import build_app
 from sociallab.storage import close_storage, get_storage
 from tests.integration import factories as f
 from tests.plugins.gemini import FakeGemini

@@ -17,7 +17,7 @@ import pytest
 from sociallab.config import get_settings
 from sociallab.db import Database
 from sociallab.dev.loader import load_functions
-from sociallab.devserver import build_app
+from sociallab.dev.server import build_app
 
 pytestmark = pytest.mark.integration
 

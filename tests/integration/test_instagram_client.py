@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from sociallab.config import get_settings
+from sociallab.dev.sandboxes.instagram import InstagramSandbox
 from sociallab.errors import ConfigurationError
 from sociallab.instagram import (
     ContainerExpiredError,
@@ -27,7 +28,6 @@ from sociallab.instagram import (
     TransientError,
     UnknownOutcomeError,
 )
-from sociallab.instagram.sandbox import InstagramSandbox
 from sociallab.logging import JsonFormatter
 from tests.plugins.instagram import SANDBOX_APP_ID, ManualClock
 

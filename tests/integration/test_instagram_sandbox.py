@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
-from sociallab.instagram.sandbox import Fault, InstagramSandbox
+from sociallab.dev.sandboxes.instagram import Fault, InstagramSandbox
 from tests.plugins.instagram import ManualClock
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ import pytest
 from sociallab.config import get_settings, reset_settings
 from sociallab.db import Database
 from sociallab.dev.loader import load_function
-from sociallab.devserver import build_app
+from sociallab.dev.server import build_app
 from sociallab.jsonlimits import MAX_JSON_DEPTH
 from tests.integration import factories
 from tests.plugins.posts import PostsWorld

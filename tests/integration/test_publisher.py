@@ -14,7 +14,7 @@ import pytest
 from sociallab.config import get_settings, reset_settings
 from sociallab.crypto import generate_key_setting
 from sociallab.dev.loader import load_function
-from sociallab.devserver import build_app
+from sociallab.dev.server import build_app
 from sociallab.instagram.models import RecentMedia
 from sociallab.logging import JsonFormatter
 from sociallab.publishing import PublisherConfig

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from sociallab.instagram.sandbox import Fault
+from sociallab.dev.sandboxes.instagram import Fault
 from sociallab.publishing import PublishHooks, Step
 from sociallab.publishing.store import ClaimedPost
 from tests.plugins.publisher import FAST, NOW_ONLY, PublishWorld

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from sociallab.instagram.sandbox import Fault
+from sociallab.dev.sandboxes.instagram import Fault
 from sociallab.publishing import PublisherConfig
 from tests.plugins.publisher import FAST, PublishWorld
 

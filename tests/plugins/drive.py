@@ -1,4 +1,4 @@
-"""Fixtures for the Google Drive sandbox (sociallab.drive.sandbox), served over real HTTP.
+"""Fixtures for the Google Drive sandbox (sociallab.dev.sandboxes.drive), served over real HTTP.
 
 - `drive_server`: a fresh `DriveSandbox` on 127.0.0.1:<free port> (uvicorn in a thread; the socket
   listens before the thread starts, so no waiting), as a `DriveServer` (sandbox, base_url, api_url).
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pytest
 
 from sociallab.config import reset_settings
-from sociallab.drive.sandbox import DriveSandbox
+from sociallab.dev.sandboxes.drive import DriveSandbox
 from tests.servers import serve
 
 

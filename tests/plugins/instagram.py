@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from sociallab.config import reset_settings
-from sociallab.instagram.sandbox import InstagramSandbox
+from sociallab.dev.sandboxes.instagram import InstagramSandbox
 from tests.servers import Swappable, serve
 
 SANDBOX_APP_ID = "sandbox-app-id"

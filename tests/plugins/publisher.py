@@ -26,9 +26,9 @@ import pytest
 from sociallab.config import Settings, get_settings
 from sociallab.crypto import generate_key_setting
 from sociallab.db import Database, Row
+from sociallab.dev.sandboxes.instagram import InstagramSandbox
 from sociallab.instagram.accounts import encrypt_token
 from sociallab.instagram.client import InstagramClient
-from sociallab.instagram.sandbox import InstagramSandbox
 from sociallab.publishing import PublisherConfig, PublishHooks, PublishResult, publish_due
 from sociallab.storage import Storage, close_storage, get_storage
 from tests.integration import factories

@@ -1,8 +1,8 @@
 """Photos of a workspace (`media_assets`): intake into storage, dedupe, listing, deletion.
 
-    result = await ingest_image(workspace_id=ws, data=data, source="upload", filename="goal.jpg")
+    result = await ingest_image(db, storage=storage, workspace_id=ws, data=data, source="upload")
     result.asset        # the media_assets row; result.created is False for a duplicate
-    await asset_view(result.asset)  # {id, workspace_id, width, height, taken_at, tags, preview_url}
+    await asset_view(result.asset, storage)  # {id, workspace_id, width, height, taken_at, tags, preview_url}
 
 Storage layout: `workspaces/<ws>/assets/<asset id>/original.<ext>` (the bytes as received) and
 `.../normalized.jpg` (the sRGB JPEG every other part reads). Dedupe: the same bytes (md5) in the
@@ -33,7 +33,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sociallab.content.intake import NormalizedImage, process_image
-from sociallab.db import Row, get_db, load_queries
+from sociallab.db import Database, Row, load_queries
 from sociallab.errors import (
     AppError,
     BadRequestError,
@@ -44,7 +44,7 @@ from sociallab.errors import (
 )
 from sociallab.jsonlimits import load_json
 from sociallab.logging import get_logger
-from sociallab.storage import Storage, get_storage
+from sociallab.storage import Storage
 
 log = get_logger(__name__)
 QUERIES = load_queries(Path(__file__).with_name("assets.sql"))
@@ -83,7 +83,9 @@ def clean_tags(raw: list[str]) -> list[str]:
 
 
 async def ingest_image(
+    db: Database,
     *,
+    storage: Storage,
     workspace_id: str,
     data: bytes,
     source: Source,
@@ -93,7 +95,6 @@ async def ingest_image(
     uploaded_by: str | None = None,
     drive_source_id: str | None = None,
     drive_file_id: str | None = None,
-    storage: Storage | None = None,
 ) -> IngestResult:
     """Normalise `data` and store it as a ready asset, or return the existing asset with the same md5.
 
@@ -107,10 +108,8 @@ async def ingest_image(
         PayloadTooLargeError: over 40 MB.
         DependencyUnavailableError: storage or the database is unreachable.
     """
-    store = storage or get_storage()
     tags = tags or []
     md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-    db = get_db()
     params = {"workspace_id": workspace_id, "match_id": match_id, "md5": md5, "tags": tags}
     async with db.transaction() as tx:
         zone = await tx.fetch_val(QUERIES["workspace_timezone"], params)
@@ -125,8 +124,8 @@ async def ingest_image(
     asset_id = str(uuid.uuid4())  # a new version never reuses the paths of an older one
     original_path, normalized_path = asset_paths(workspace_id, asset_id, image.extension)
     await asyncio.gather(
-        store.put(original_path, data, image.mime_type),
-        store.put(normalized_path, image.normalized, "image/jpeg"),
+        storage.put(original_path, data, image.mime_type),
+        storage.put(normalized_path, image.normalized, "image/jpeg"),
     )
     row_params = _row_params(
         asset_id, workspace_id, source, filename, image, original_path, normalized_path, tags, match_id
@@ -143,11 +142,11 @@ async def ingest_image(
                     row_params |= _inherited(await _supersede(tx, workspace_id, drive_file_id), row_params)
                 row = await tx.fetch_one(QUERIES["insert_ready"], row_params)
     except AppError:
-        await _remove_objects(store, [original_path, normalized_path])
+        await _remove_objects(storage, [original_path, normalized_path])
         raise
     assert row is not None
     if existing is not None:
-        await _remove_objects(store, [original_path, normalized_path])
+        await _remove_objects(storage, [original_path, normalized_path])
         return IngestResult(row, created=False)
     return IngestResult(row, created=True)
 
@@ -172,7 +171,7 @@ def _inherited(previous: Row | None, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def prune_superseded(workspace_id: str, *, limit: int = 50, storage: Storage | None = None) -> int:
+async def prune_superseded(db: Database, workspace_id: str, *, storage: Storage, limit: int = 50) -> int:
     """Delete old Drive versions of the workspace that no post and not the logo uses, with their files.
 
     Returns how many went. Storage failures are logged, not raised (the rows are gone either way).
@@ -181,11 +180,11 @@ async def prune_superseded(workspace_id: str, *, limit: int = 50, storage: Stora
         DependencyUnavailableError: the database is unreachable.
     """
     params: dict[str, Any] = {"workspace_id": workspace_id, "limit": limit}
-    async with get_db().transaction() as tx:
+    async with db.transaction() as tx:
         ids = [str(r["id"]) for r in await tx.fetch_all(QUERIES["lock_unused_superseded"], params)]
         gone = await tx.fetch_all(QUERIES["delete_unused_superseded"], params | {"ids": ids}) if ids else []
     paths = [p for row in gone for p in (row["original_path"], row["normalized_path"]) if p]
-    await _remove_objects(storage or get_storage(), paths)
+    await _remove_objects(storage, paths)
     return len(gone)
 
 
@@ -237,7 +236,7 @@ async def _remove_objects(store: Storage, paths: list[str]) -> None:
             log.warning("could not delete a storage object", extra={"path": path, "error": exc.code})
 
 
-async def asset_view(asset: Row, storage: Storage | None = None) -> dict[str, Any]:
+async def asset_view(asset: Row, storage: Storage) -> dict[str, Any]:
     """The API shape of an asset: `{id, workspace_id, width, height, taken_at, tags, match_id, preview_url}`.
 
     `preview_url` is a signed URL of the normalised JPEG, valid for an hour.
@@ -245,9 +244,8 @@ async def asset_view(asset: Row, storage: Storage | None = None) -> dict[str, An
     Raises:
         DependencyUnavailableError, ConfigurationError: storage cannot sign the URL.
     """
-    store = storage or get_storage()
     try:
-        preview_url: str | None = await store.signed_url(asset["normalized_path"], PREVIEW_URL_SECONDS)
+        preview_url: str | None = await storage.signed_url(asset["normalized_path"], PREVIEW_URL_SECONDS)
     except NotFoundError:
         preview_url = None
     return {
@@ -263,7 +261,7 @@ async def asset_view(asset: Row, storage: Storage | None = None) -> dict[str, An
 
 
 async def list_assets(
-    workspace_id: str, *, match_id: str | None = None, cursor: str | None = None, limit: int = 50
+    db: Database, workspace_id: str, *, match_id: str | None = None, cursor: str | None = None, limit: int = 50
 ) -> tuple[list[Row], str | None]:
     """Ready assets of a workspace, newest first, and the cursor of the next page (or None).
 
@@ -271,7 +269,7 @@ async def list_assets(
         BadRequestError: the cursor is not one this function made.
     """
     after_created, after_id = _read_cursor(cursor) if cursor else (None, None)
-    rows = await get_db().fetch_all(
+    rows = await db.fetch_all(
         QUERIES["list_ready"],
         {
             "workspace_id": workspace_id,
@@ -298,17 +296,25 @@ def _read_cursor(cursor: str) -> tuple[datetime, str]:
         raise BadRequestError("The cursor is invalid.") from None
 
 
-async def get_assets(workspace_id: str, asset_ids: list[str]) -> list[Row]:
-    """The ready assets of the workspace among `asset_ids`, in the order given (missing ones left out)."""
-    rows = await get_db().fetch_all(QUERIES["get_ready_many"], {"workspace_id": workspace_id, "ids": asset_ids})
+async def get_assets(db: Database, workspace_id: str, asset_ids: list[str]) -> list[Row]:
+    """The ready assets of the workspace among `asset_ids`, in the order given (missing ones left out).
+
+    Raises:
+        DependencyUnavailableError: the database is unreachable.
+    """
+    rows = await db.fetch_all(QUERIES["get_ready_many"], {"workspace_id": workspace_id, "ids": asset_ids})
     by_id = {str(row["id"]): row for row in rows}
     return [by_id[i] for i in map(str, asset_ids) if i in by_id]
 
 
 async def assets_for_match(
-    workspace_id: str, match_id: str, kickoff_at: datetime, timezone: str, *, limit: int = 10
+    db: Database, workspace_id: str, match_id: str, kickoff_at: datetime, timezone: str, *, limit: int = 10
 ) -> list[Row]:
-    """Ready photos for a match: those linked to it first, then unlinked ones taken on its local match day."""
+    """Ready photos for a match: those linked to it first, then unlinked ones taken on its local match day.
+
+    Raises:
+        DependencyUnavailableError: the database is unreachable.
+    """
     zone = ZoneInfo(timezone)
     day = kickoff_at.astimezone(zone).date()
     day_start = datetime.combine(day, time(0), tzinfo=zone)
@@ -319,19 +325,19 @@ async def assets_for_match(
         "day_end": day_start + timedelta(days=1),
         "limit": limit,
     }
-    return await get_db().fetch_all(QUERIES["for_match"], params)
+    return await db.fetch_all(QUERIES["for_match"], params)
 
 
-async def read_normalized(asset: Row, storage: Storage | None = None) -> bytes:
+async def read_normalized(asset: Row, storage: Storage) -> bytes:
     """The normalised sRGB JPEG of a ready asset.
 
     Raises:
         NotFoundError: the object is missing from storage.
     """
-    return await (storage or get_storage()).get(asset["normalized_path"])
+    return await storage.get(asset["normalized_path"])
 
 
-async def delete_asset(asset_id: str, *, user_id: str, storage: Storage | None = None) -> None:
+async def delete_asset(db: Database, asset_id: str, *, user_id: str, storage: Storage) -> None:
     """Delete an asset, as an editor of its workspace, and its storage objects unless a post uses them.
 
     Raises:
@@ -339,7 +345,7 @@ async def delete_asset(asset_id: str, *, user_id: str, storage: Storage | None =
         PermissionDeniedError: the user is only a viewer.
         ConflictError: a scheduled or publishing post uses it.
     """
-    async with get_db().transaction() as tx:
+    async with db.transaction() as tx:
         row = await tx.fetch_one(QUERIES["lock_for_delete"], {"id": asset_id, "user_id": user_id})
         if row is None:
             raise NotFoundError("No such asset.")
@@ -353,10 +359,11 @@ async def delete_asset(asset_id: str, *, user_id: str, storage: Storage | None =
         await tx.execute(QUERIES["delete_asset"], params)
     if not keep_files:  # a draft or a published post still shows these files
         paths = [p for p in (row["original_path"], row["normalized_path"]) if p]
-        await _remove_objects(storage or get_storage(), paths)
+        await _remove_objects(storage, paths)
 
 
 async def record_drive_failure(
+    db: Database,
     *,
     workspace_id: str,
     drive_source_id: str,
@@ -377,7 +384,7 @@ async def record_drive_failure(
     Raises:
         DependencyUnavailableError: the database is unreachable.
     """
-    await get_db().execute(
+    await db.execute(
         QUERIES["record_failure"],
         {
             "workspace_id": workspace_id,
@@ -394,12 +401,10 @@ async def record_drive_failure(
     )
 
 
-async def settle_drive_failure(*, workspace_id: str, drive_file_id: str) -> None:
+async def settle_drive_failure(db: Database, *, workspace_id: str, drive_file_id: str) -> None:
     """Forget the failure record of a Drive file whose content is imported after all.
 
     Raises:
         DependencyUnavailableError: the database is unreachable.
     """
-    await get_db().execute(
-        QUERIES["delete_failure_record"], {"workspace_id": workspace_id, "drive_file_id": drive_file_id}
-    )
+    await db.execute(QUERIES["delete_failure_record"], {"workspace_id": workspace_id, "drive_file_id": drive_file_id})

@@ -273,14 +273,14 @@ class Generator:
         ws_id = str(body.workspace_id)
         if body.asset_ids:
             ids = [str(a) for a in body.asset_ids]
-            found = await asset_service.get_assets(ws_id, ids)
+            found = await asset_service.get_assets(self.db, ws_id, ids)
             missing = sorted(set(ids) - {str(a["id"]) for a in found})
             if missing:
                 raise _invalid("asset_ids", f"Photo(s) not found or not ready: {', '.join(missing)}.")
             return found
         if match is not None:
             return await asset_service.assets_for_match(
-                ws_id, str(match["id"]), match["kickoff_at"], workspace["timezone"]
+                self.db, ws_id, str(match["id"]), match["kickoff_at"], workspace["timezone"]
             )
         return []
 

@@ -31,7 +31,7 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field
 
 from sociallab.content.generate import GenerateBody, Generator
-from sociallab.db import Database, get_db, load_queries
+from sociallab.db import Database, load_queries
 from sociallab.errors import AppError
 from sociallab.logging import get_logger, log_context
 from sociallab.scheduling import times
@@ -99,10 +99,13 @@ def matchday_slot(kickoff: datetime, workspace: dict[str, Any], *, now: datetime
 
 @dataclass
 class MatchWebhookHandler:
-    """Keep one per process: it holds the background tasks until they finish."""
+    """Keep one per process: it holds the background tasks until they finish.
+
+    `generator` and `database` are called for each delivery (a pool belongs to the event loop that
+    opened it, so the entry point passes `get_db` itself, not a database made at import time)."""
 
     generator: Callable[[], Generator]
-    database: Callable[[], Database] = get_db
+    database: Callable[[], Database]
     clock: Callable[[], datetime] = times.utcnow
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 

@@ -21,7 +21,7 @@ from sociallab.content.generate import GenerateBody, Generator
 from sociallab.content.templates import sync_builtin_templates
 from sociallab.db import Database
 from sociallab.dev.photos import match_photo
-from sociallab.dev.sandboxes import DEMO_IG_USER_ID, DEMO_IG_USERNAME, Sandboxes
+from sociallab.dev.sandboxes.start import DEMO_IG_USER_ID, DEMO_IG_USERNAME, Sandboxes
 from sociallab.dev.seed import DEMO_FINISHED_MATCH_ID, DEMO_MATCH_ID, DEMO_USER_ID, DEMO_WORKSPACE_ID
 from sociallab.drive import sources
 from sociallab.drive.client import FOLDER_MIME, DriveClient
@@ -72,13 +72,14 @@ async def seed_demo_content(db: Database, *, instagram_token: str | None) -> lis
     storage = get_storage()
     for index, (name, data) in enumerate(demo_photos()):
         result = await ingest_image(
+            db,
+            storage=storage,
             workspace_id=DEMO_WORKSPACE_ID,
             data=data,
             source="upload",
             filename=name,
             tags=["demo"],
             match_id=_match_of(index),
-            storage=storage,
         )
         if result.created:
             made.append(f"photo {name}")
@@ -108,7 +109,7 @@ async def seed_demo_content(db: Database, *, instagram_token: str | None) -> lis
     return made
 
 
-async def connect_demo_drive_folder(sandboxes: Sandboxes) -> bool:
+async def connect_demo_drive_folder(db: Database, sandboxes: Sandboxes) -> bool:
     """Connect the Drive sandbox's demo folder to the demo workspace through the same calls as
     `POST /drive-sync/sources` and `.../verify`, creating the verification file in the folder as a
     club would. Returns whether it was connected now (False: no sandbox, or connected before).
@@ -127,11 +128,11 @@ async def connect_demo_drive_folder(sandboxes: Sandboxes) -> bool:
         drive = DriveClient.from_settings(get_settings(), http)
         try:
             source, _ = await sources.add_source(
-                drive, workspace_id=DEMO_WORKSPACE_ID, folder_id=folder, user_id=DEMO_USER_ID
+                db, drive, workspace_id=DEMO_WORKSPACE_ID, folder_id=folder, user_id=DEMO_USER_ID
             )
         except ConflictError:
             return False  # verified on an earlier run
         # What the club does in Drive: New -> Folder, named as the answer says.
         sandboxes.drive.add_file(source["verification_name"], b"", parents=[folder], mime_type=FOLDER_MIME)
-        await sources.verify_source(drive, source)
+        await sources.verify_source(db, drive, source)
     return True

@@ -8,7 +8,7 @@ from typing import Any
 
 from sociallab.db import Database, load_queries
 from sociallab.dev.loader import LoadedFunction
-from sociallab.dev.sandboxes import Sandboxes, published_media
+from sociallab.dev.sandboxes.start import Sandboxes, published_media
 from sociallab.errors import AppError
 from sociallab.storage import Storage, get_storage
 

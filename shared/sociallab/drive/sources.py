@@ -23,7 +23,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from sociallab.db import Row, get_db, load_queries
+from sociallab.db import Database, Row, load_queries
 from sociallab.drive.client import FOLDER_FIELDS, FOLDER_MIME, DriveClient, DriveError, DriveTransientError
 from sociallab.errors import (
     AuthenticationError,
@@ -72,7 +72,9 @@ def source_view(source: Row) -> dict[str, Any]:
     }
 
 
-async def add_source(drive: DriveClient, *, workspace_id: str, folder_id: str, user_id: str | None) -> tuple[Row, bool]:
+async def add_source(
+    db: Database, drive: DriveClient, *, workspace_id: str, folder_id: str, user_id: str | None
+) -> tuple[Row, bool]:
     """A pending source for the folder, and whether it is new (False: the one already waiting).
 
     Raises:
@@ -81,7 +83,6 @@ async def add_source(drive: DriveClient, *, workspace_id: str, folder_id: str, u
         ConflictError: the folder is already connected (verified) to this workspace.
         DependencyUnavailableError: Drive is unavailable.
     """
-    db = get_db()
     params = {"workspace_id": workspace_id, "folder_id": folder_id}
     existing = await db.fetch_one(QUERIES["source_in_workspace"], params)
     if existing is None:
@@ -99,7 +100,7 @@ async def add_source(drive: DriveClient, *, workspace_id: str, folder_id: str, u
     return existing, False
 
 
-async def verify_source(drive: DriveClient, source: Row) -> Row:
+async def verify_source(db: Database, drive: DriveClient, source: Row) -> Row:
     """Activate a pending source once its verification file is in the folder (a verified one is returned).
 
     Raises:
@@ -124,9 +125,9 @@ async def verify_source(drive: DriveClient, source: Row) -> Row:
         "folder_name": str(folder.get("name") or "")[:200] or None,
         "drive_id": folder.get("driveId"),
     }
-    row = await get_db().fetch_one(QUERIES["mark_verified"], params)
+    row = await db.fetch_one(QUERIES["mark_verified"], params)
     if row is None:  # verified concurrently
-        row = await get_db().fetch_one(QUERIES["source_by_id"], params)
+        row = await db.fetch_one(QUERIES["source_by_id"], params)
     if row is None:
         raise NotFoundError("No such Drive source.")
     return row
@@ -167,14 +168,14 @@ async def readable_folder(drive: DriveClient, folder_id: str) -> dict[str, Any]:
     return folder
 
 
-async def source_for_user(source_id: str, user_id: str) -> Row:
+async def source_for_user(db: Database, source_id: str, user_id: str) -> Row:
     """A source the user may manage or sync (editor of its workspace).
 
     Raises:
         NotFoundError: no such source, or not in one of the user's workspaces.
         PermissionDeniedError: the user is only a viewer there.
     """
-    row = await get_db().fetch_one(QUERIES["source_with_role"], {"source_id": source_id, "user_id": user_id})
+    row = await db.fetch_one(QUERIES["source_with_role"], {"source_id": source_id, "user_id": user_id})
     if row is None:
         raise NotFoundError("No such Drive source.")
     if row["role"] == "viewer":
@@ -182,7 +183,7 @@ async def source_for_user(source_id: str, user_id: str) -> Row:
     return row
 
 
-async def source_for_notification(channel_id: str | None, channel_token: str | None) -> str:
+async def source_for_notification(db: Database, channel_id: str | None, channel_token: str | None) -> str:
     """The source a Drive push notification is for, after checking its channel token (constant time).
 
     Raises:
@@ -190,7 +191,7 @@ async def source_for_notification(channel_id: str | None, channel_token: str | N
     """
     if not channel_id or not channel_token:
         raise AuthenticationError("Missing Drive channel headers.")
-    row = await get_db().fetch_one(QUERIES["source_by_channel"], {"channel_id": channel_id[:200]})
+    row = await db.fetch_one(QUERIES["source_by_channel"], {"channel_id": channel_id[:200]})
     expected = (row or {}).get("channel_token") or ""
     if row is None or not expected or not hmac.compare_digest(channel_token.encode(), expected.encode()):
         raise AuthenticationError("Unknown Drive channel or wrong channel token.")

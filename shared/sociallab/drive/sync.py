@@ -21,6 +21,9 @@ nothing uses any more.
 
 Overlapping syncs of one source (scheduler, push notification, "sync now") are kept apart by a
 lease on the source row; the loser skips it.
+
+    result = await sync_all(db, drive, storage=storage)               # every active source
+    result = await sync_source(db, drive, source_id, storage=storage)  # one (SyncResult: the response body)
 """
 
 from __future__ import annotations
@@ -29,12 +32,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from sociallab.content import assets
 from sociallab.content.intake import MAX_BYTES
-from sociallab.db import Row, get_db, load_queries
+from sociallab.db import Database, Row, load_queries
 from sociallab.drive.client import DriveClient, DriveError, DriveTransientError
 from sociallab.errors import AppError, DependencyUnavailableError
 from sociallab.logging import get_logger, log_context
+from sociallab.storage import Storage
 
 log = get_logger(__name__)
 QUERIES = load_queries(Path(__file__).with_suffix(".sql"))
@@ -44,8 +50,12 @@ INTERRUPTED = "The import did not finish (the instance stopped while importing t
 LEASE_SECONDS = 15 * 60
 
 
-@dataclass
-class SyncResult:
+class SyncResult(BaseModel):
+    """What a sync did (API.md `{imported, skipped, failed, sources}`): drive-sync's response body as it is."""
+
+    # Every field is always in the response (the defaults are the counts of a sync that did nothing).
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     imported: int = 0
     skipped: int = 0
     failed: int = 0
@@ -57,24 +67,37 @@ class SyncResult:
         self.failed += other.failed
         self.sources += other.sources
 
-    def as_dict(self) -> dict[str, int]:
-        return {"imported": self.imported, "skipped": self.skipped, "failed": self.failed, "sources": self.sources}
+
+@dataclass(frozen=True)
+class _Importer:
+    """What one sync works with."""
+
+    db: Database
+    drive: DriveClient
+    storage: Storage
 
 
-async def sync_all(drive: DriveClient) -> SyncResult:
-    """Sync every active source, one after the other; a failing source does not stop the rest."""
+async def sync_all(db: Database, drive: DriveClient, *, storage: Storage) -> SyncResult:
+    """Sync every active source, one after the other; a failing source does not stop the rest.
+
+    Raises:
+        DependencyUnavailableError: the database is unreachable.
+    """
     total = SyncResult()
-    for row in await get_db().fetch_all(QUERIES["active_source_ids"]):
-        total.add(await sync_source(drive, str(row["id"])))
+    for row in await db.fetch_all(QUERIES["active_source_ids"]):
+        total.add(await sync_source(db, drive, str(row["id"]), storage=storage))
     return total
 
 
-async def sync_source(drive: DriveClient, source_id: str) -> SyncResult:
+async def sync_source(db: Database, drive: DriveClient, source_id: str, *, storage: Storage) -> SyncResult:
     """Import what is new in one source's folder. Never raises for Drive or per-file failures.
 
     Returns counts with `sources` = 1 when this call did the sync, 0 when another sync held it.
+
+    Raises:
+        DependencyUnavailableError: the database is unreachable when claiming or finishing the sync.
     """
-    db = get_db()
+    importer = _Importer(db, drive, storage)
     source = await db.fetch_one(QUERIES["claim_source"], {"source_id": source_id, "lease_seconds": LEASE_SECONDS})
     if source is None:
         return SyncResult()
@@ -82,8 +105,8 @@ async def sync_source(drive: DriveClient, source_id: str) -> SyncResult:
     status, error = "active", None
     with log_context(workspace_id=str(source["workspace_id"]), drive_source_id=source_id):
         try:
-            await _sync_claimed(drive, source, result)
-            await assets.prune_superseded(str(source["workspace_id"]))
+            await _sync_claimed(importer, source, result)
+            await assets.prune_superseded(db, str(source["workspace_id"]), storage=storage)
         except DriveTransientError as exc:
             error = exc.message
         except DriveError as exc:  # the folder itself is gone or no longer shared
@@ -96,14 +119,15 @@ async def sync_source(drive: DriveClient, source_id: str) -> SyncResult:
                 QUERIES["finish_sync"],
                 {"source_id": source_id, "ok": error is None, "status": status, "last_error": error},
             )
-        log.info("drive sync", extra=result.as_dict())
+        log.info("drive sync", extra=result.model_dump())
     return result
 
 
-async def _sync_claimed(drive: DriveClient, source: Row, result: SyncResult) -> None:
+async def _sync_claimed(importer: _Importer, source: Row, result: SyncResult) -> None:
+    drive = importer.drive
     source_id, drive_id = str(source["id"]), source["drive_id"]
     # Failures of earlier runs first, so a file failing now waits for the next run.
-    retry = await get_db().fetch_all(
+    retry = await importer.db.fetch_all(
         QUERIES["transient_failures"],
         {"source_id": source_id, "workspace_id": source["workspace_id"], "max_attempts": MAX_IMPORT_ATTEMPTS},
     )
@@ -111,14 +135,14 @@ async def _sync_claimed(drive: DriveClient, source: Row, result: SyncResult) -> 
         try:
             item = await drive.get_file(row["drive_file_id"])
         except DriveError as exc:
-            await _fail(source, {"id": row["drive_file_id"]}, exc.message, transient=exc.transient)
+            await _fail(importer.db, source, {"id": row["drive_file_id"]}, exc.message, transient=exc.transient)
             result.failed += 1
             continue
-        await _count(result, import_file(drive, source, item, retrying=True))
+        await _count(result, import_file(importer, source, item, retrying=True))
     token = source["changes_page_token"]
     if token:
         try:
-            await _follow_changes(drive, source, token, result)
+            await _follow_changes(importer, source, token, result)
         except DriveTransientError:
             raise
         except DriveError as exc:  # an expired or invalid page token: list the folder again
@@ -127,23 +151,23 @@ async def _sync_claimed(drive: DriveClient, source: Row, result: SyncResult) -> 
     if not token:
         start = await drive.start_page_token(drive_id=drive_id)
         async for item in drive.list_folder(source["folder_id"], drive_id=drive_id):
-            await _count(result, import_file(drive, source, item))
-        await get_db().execute(QUERIES["save_page_token"], {"source_id": source_id, "page_token": start})
+            await _count(result, import_file(importer, source, item))
+        await importer.db.execute(QUERIES["save_page_token"], {"source_id": source_id, "page_token": start})
 
 
-async def _follow_changes(drive: DriveClient, source: Row, token: str, result: SyncResult) -> None:
+async def _follow_changes(importer: _Importer, source: Row, token: str, result: SyncResult) -> None:
     folder_id = source["folder_id"]
     while True:
-        page = await drive.list_changes(token, drive_id=source["drive_id"])
+        page = await importer.drive.list_changes(token, drive_id=source["drive_id"])
         for change in page.changes:
             item = change.get("file")
             if change.get("removed") or not isinstance(item, dict) or item.get("trashed"):
                 continue
             if folder_id not in (item.get("parents") or []) or not str(item.get("mimeType", "")).startswith("image/"):
                 continue
-            await _count(result, import_file(drive, source, item))
+            await _count(result, import_file(importer, source, item))
         token = page.next_page_token or page.new_start_page_token or token
-        await get_db().execute(QUERIES["save_page_token"], {"source_id": str(source["id"]), "page_token": token})
+        await importer.db.execute(QUERIES["save_page_token"], {"source_id": str(source["id"]), "page_token": token})
         if not page.next_page_token:
             return
 
@@ -158,35 +182,38 @@ async def _count(result: SyncResult, outcome_awaitable: Any) -> None:
         result.failed += 1
 
 
-async def import_file(drive: DriveClient, source: Row, item: dict[str, Any], *, retrying: bool = False) -> str:
+async def import_file(importer: _Importer, source: Row, item: dict[str, Any], *, retrying: bool = False) -> str:
     """Import one Drive file of `source`: "imported", "skipped" or "failed" (recorded). Never raises
     for the file's own problems."""
     workspace_id, file_id = str(source["workspace_id"]), str(item["id"])
     md5 = item.get("md5Checksum")
-    db = get_db()
+    db = importer.db
     rows = await db.fetch_all(QUERIES["file_state"], {"workspace_id": workspace_id, "drive_file_id": file_id})
     ready = next((r for r in rows if r["status"] == "ready"), None)
     failed = next((r for r in rows if r["status"] == "failed"), None)
     if md5 and ready is not None and ready["md5"] == md5:
         if failed is not None:  # the file went back to the content we have
-            await assets.settle_drive_failure(workspace_id=workspace_id, drive_file_id=file_id)
+            await assets.settle_drive_failure(db, workspace_id=workspace_id, drive_file_id=file_id)
         return "skipped"
     if md5 and failed is not None and failed["md5"] == md5 and not retrying:
         if not failed["error_transient"] or failed["import_attempts"] >= MAX_IMPORT_ATTEMPTS:
             return "skipped"  # a permanent failure: not again until the content changes
     if md5 and await db.fetch_val(QUERIES["ready_md5_exists"], {"workspace_id": workspace_id, "md5": md5}):
         if failed is not None:  # settle it, so it is not retried again
-            await _fail(source, item, "The same photo is already in the workspace.", transient=False)
+            await _fail(db, source, item, "The same photo is already in the workspace.", transient=False)
         return "skipped"
     size = int(item["size"]) if str(item.get("size", "")).isdigit() else None
     if size is not None and size > MAX_BYTES:
-        return await _fail(source, item, f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB.", transient=False)
+        too_large = f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB."
+        return await _fail(db, source, item, too_large, transient=False)
     # Counted before it starts: a file that kills the instance (memory) leaves this record, so it is
     # retried a bounded number of times instead of taking every later run down with it.
-    await _record(source, item, INTERRUPTED, transient=True, count_attempt=True)
+    await _record(db, source, item, INTERRUPTED, transient=True, count_attempt=True)
     try:
-        data = await drive.download(file_id, max_bytes=MAX_BYTES)
+        data = await importer.drive.download(file_id, max_bytes=MAX_BYTES)
         ingested = await assets.ingest_image(
+            db,
+            storage=importer.storage,
             workspace_id=workspace_id,
             data=data,
             source="drive",
@@ -195,27 +222,32 @@ async def import_file(drive: DriveClient, source: Row, item: dict[str, Any], *, 
             drive_file_id=file_id,
         )
     except DriveError as exc:
-        return await _fail(source, item, exc.message, transient=exc.transient, counted=True)
+        return await _fail(db, source, item, exc.message, transient=exc.transient, counted=True)
     except DependencyUnavailableError as exc:  # storage or database hiccup: worth another try
-        return await _fail(source, item, exc.message, transient=True, counted=True)
+        return await _fail(db, source, item, exc.message, transient=True, counted=True)
     except AppError as exc:  # 413/415/422 from intake: the file itself is the problem
-        return await _fail(source, item, exc.message, transient=False, counted=True)
+        return await _fail(db, source, item, exc.message, transient=False, counted=True)
     if not ingested.created:  # the same bytes were already a photo: nothing left to retry
-        await assets.settle_drive_failure(workspace_id=workspace_id, drive_file_id=file_id)
+        await assets.settle_drive_failure(db, workspace_id=workspace_id, drive_file_id=file_id)
         return "skipped"
     return "imported"
 
 
-async def _fail(source: Row, item: dict[str, Any], error: str, *, transient: bool, counted: bool = False) -> str:
+async def _fail(
+    db: Database, source: Row, item: dict[str, Any], error: str, *, transient: bool, counted: bool = False
+) -> str:
     """Record why the file was not imported; `counted`: its attempt was recorded when it started."""
     log.info("drive file not imported", extra={"drive_file_id": item.get("id"), "transient": transient})
-    await _record(source, item, error, transient=transient, count_attempt=not counted)
+    await _record(db, source, item, error, transient=transient, count_attempt=not counted)
     return "failed"
 
 
-async def _record(source: Row, item: dict[str, Any], error: str, *, transient: bool, count_attempt: bool) -> None:
+async def _record(
+    db: Database, source: Row, item: dict[str, Any], error: str, *, transient: bool, count_attempt: bool
+) -> None:
     try:
         await assets.record_drive_failure(
+            db,
             workspace_id=str(source["workspace_id"]),
             drive_source_id=str(source["id"]),
             drive_file_id=str(item["id"]),

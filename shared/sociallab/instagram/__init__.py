@@ -1,5 +1,5 @@
-"""Instagram: the Graph API client (`client`), its typed errors (`errors`), usage headers (`usage`) and a
-local sandbox of the API (`sandbox`, imported on demand: production code never loads it)."""
+"""Instagram: the Graph API client (`client`), its typed errors (`errors`) and usage headers (`usage`).
+A local sandbox of the API for `make run` and the tests is `sociallab.dev.sandboxes.instagram`."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """`make run`: the whole product on one machine.
 
-    python -m sociallab.devserver [--port 8080] [--functions-dir DIR ...] [--no-cron]
+    python -m sociallab.dev.server [--port 8080] [--functions-dir DIR ...] [--no-cron]
 
 Every configured variable is honoured; what is unset gets a local stand-in (an embedded
 PostgreSQL under `.data/pg`, generated dev secrets, local file storage). Migrations are applied,
@@ -30,7 +30,7 @@ from sociallab.db import close_db, get_db
 from sociallab.dev import connect, cron, demo, preview
 from sociallab.dev.environment import ensure_database, ensure_dev_secrets
 from sociallab.dev.loader import FunctionMount, LoadedFunction, load_functions
-from sociallab.dev.sandboxes import Sandboxes, start_sandboxes
+from sociallab.dev.sandboxes.start import Sandboxes, start_sandboxes
 from sociallab.dev.seed import DEMO_EMAIL, DEMO_USER_ID, DEMO_WORKSPACE_ID, mint_user_token, seed_demo
 from sociallab.errors import AppError, DependencyUnavailableError, NotFoundError
 from sociallab.http import openapi
@@ -38,7 +38,7 @@ from sociallab.http.responses import error_response
 from sociallab.logging import configure, get_logger, register_secrets
 
 log = get_logger(__name__)
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 async def health(migrations_dir: Path) -> dict[str, Any]:
@@ -141,7 +141,7 @@ async def prepare(data_dir: Path, base_url: str) -> tuple[Any, Sandboxes]:
         log.info("migration applied", extra={"migration": name})
     await seed_demo(get_db())
     made = await demo.seed_demo_content(get_db(), instagram_token=demo_token if sandboxes.instagram else None)
-    if await demo.connect_demo_drive_folder(sandboxes):
+    if await demo.connect_demo_drive_folder(get_db(), sandboxes):
         made.append(f"drive source {sandboxes.drive_folder_id}")
     if made:
         log.info("demo content created", extra={"items": made})
@@ -166,7 +166,7 @@ def banner(settings: Settings, functions: list[LoadedFunction], sandboxes: Sandb
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m sociallab.devserver", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m sociallab.dev.server", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("SOCIALLAB_DATA_DIR", ".data")))

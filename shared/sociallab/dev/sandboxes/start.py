@@ -15,8 +15,8 @@ from typing import Any
 
 from starlette.routing import Mount
 
-from sociallab.drive.sandbox import DriveSandbox
-from sociallab.instagram.sandbox import InstagramSandbox
+from sociallab.dev.sandboxes.drive import DriveSandbox
+from sociallab.dev.sandboxes.instagram import InstagramSandbox
 
 DEMO_IG_USER_ID = "17841400000000001"
 DEMO_DRIVE_FOLDER_ID = "1DemoFCmatchPhotosSandboxFolder"  # fixed, so the connected demo source survives restarts

@@ -35,9 +35,9 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from sociallab.instagram.sandbox import content
-from sociallab.instagram.sandbox.faults import Fault, FaultPlan
-from sociallab.instagram.sandbox.state import Account, MetaError, SandboxState, bad_param
+from sociallab.dev.sandboxes.instagram import content
+from sociallab.dev.sandboxes.instagram.faults import Fault, FaultPlan
+from sociallab.dev.sandboxes.instagram.state import Account, MetaError, SandboxState, bad_param
 
 _VERSION = re.compile(r"^v\d+(\.\d+)?$")
 MAX_IMAGE_BYTES = 8 * 1024 * 1024

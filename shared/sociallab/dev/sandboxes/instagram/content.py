@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from sociallab.instagram.sandbox.state import (
+from sociallab.dev.sandboxes.instagram.state import (
     MAX_CAPTION,
     MAX_HASHTAGS,
     MAX_MENTIONS,
