@@ -38,7 +38,7 @@ from sociallab.crypto import generate_key_setting
 from sociallab.db import Database
 from sociallab.instagram.accounts import encrypt_token
 from sociallab.instagram.client import DEFAULT_TIMEOUT, InstagramClient
-from sociallab.instagram.sandbox import InstagramSandbox
+from sociallab.dev.sandboxes.instagram import InstagramSandbox
 from sociallab.publishing import PublishResult, publish_due
 from sociallab.storage import close_storage, get_storage
 

@@ -4,8 +4,8 @@ is asked whether it went out (the posts function over ASGI, the Instagram sandbo
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
