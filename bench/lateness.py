@@ -36,9 +36,9 @@ from bench.publish import JPEG, serve
 from sociallab.config import get_settings, reset_settings
 from sociallab.crypto import generate_key_setting
 from sociallab.db import Database
+from sociallab.dev.sandboxes.instagram import InstagramSandbox
 from sociallab.instagram.accounts import encrypt_token
 from sociallab.instagram.client import DEFAULT_TIMEOUT, InstagramClient
-from sociallab.dev.sandboxes.instagram import InstagramSandbox
 from sociallab.publishing import PublishResult, publish_due
 from sociallab.storage import close_storage, get_storage
 

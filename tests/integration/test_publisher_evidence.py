@@ -108,6 +108,14 @@ async def test_an_edit_of_a_failed_post_whose_container_never_went_out_goes_ahea
     assert edited.status_code == 200, edited.text
     row = await world.post(str(post["id"]))
     assert (row["status"], row["caption"], row["container_id"]) == ("failed", "a fresh caption", None)
+    [edit] = [e for e in await world.events(str(post["id"])) if e["kind"] == "edited"]
+    assert edit["detail"]["dropped_container_id"] == post["container_id"]
+    retried = await posts_api.post(f"/{post['id']}/retry", json={}, headers=editor)
+    assert retried.status_code == 200 and retried.json()["status"] == "scheduled"
+    await world.run()
+    row = await world.post(str(post["id"]))
+    assert row["status"] == "published" and row["container_id"] != post["container_id"]
+    assert [m["caption"] for m in world.sandbox.published_media()] == ["a fresh caption"]
 
 
 async def test_when_instagram_cannot_say_the_edit_waits_and_keeps_the_container(
