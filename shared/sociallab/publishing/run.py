@@ -177,7 +177,9 @@ async def _work_account(
                 await pause(ctx, account_id, None, usage.regain_seconds, "Instagram usage reached 90 %.", None,
                             usage.max_pct)  # fmt: skip
                 return
-            if monotonic() >= deadline:
+            if monotonic() >= deadline + ctx.config.lookahead_seconds:
+                # Past the budget the run takes no new accounts, but keeps taking its accounts' posts of the
+                # coming tick: the next run cannot (the account is this run's), so letting go would make them late.
                 await ctx.store.release_account(account_id)
                 return
             current = await ctx.store.claim_next(account_id)
