@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import io
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from PIL import Image, ImageOps
 
 from sociallab.content.fonts import load_font
+from sociallab.content.render import logos
 from sociallab.content.render import text as textlib
 from sociallab.content.render.brand import RGBA, Brand
 from sociallab.content.render.paint import Stops, fill_gradient, fill_rect, rounded_mask, scale_alpha
@@ -25,8 +27,14 @@ from sociallab.content.templates.spec import (
     StatsLayer,
     TextLayer,
 )
+from sociallab.errors import PayloadTooLargeError, UnprocessableError, UnsupportedMediaTypeError
+from sociallab.logging import get_logger
 
 Box = tuple[int, int, int, int]
+log = get_logger(__name__)
+_LOGO_CACHE_SIZE = 16
+_logo_cache: OrderedDict[tuple[bytes, int, int], Image.Image] = OrderedDict()
+_logo_cache_lock = threading.Lock()
 
 
 @dataclass
@@ -99,23 +107,31 @@ def draw_shape(scene: Scene, layer: ShapeLayer) -> None:
         fill_rect(scene.canvas, box, scene.brand.color(layer.fill), radius=layer.radius, opacity=layer.opacity)
 
 
-@lru_cache(maxsize=16)
 def _decoded_logo(blob: bytes, width: int, height: int) -> Image.Image:
-    """The logo fitted in `width` x `height` (cached by content: every post of a brand reuses it)."""
-    opened = Image.open(io.BytesIO(blob))
-    if opened.format == "JPEG":
-        opened.draft("RGB", (width, height))
-    image = ImageOps.exif_transpose(opened).convert("RGBA")
-    return ImageOps.contain(image, (width, height), Image.Resampling.LANCZOS)
+    """The logo fitted in `width` x `height`, cached by content (every post of a brand reuses it;
+    the cache keeps digests, not the files)."""
+    key = (hashlib.sha256(blob).digest(), width, height)
+    with _logo_cache_lock:
+        if key in _logo_cache:
+            _logo_cache.move_to_end(key)
+            return _logo_cache[key]
+    image = logos.decode_logo(blob, width, height)
+    with _logo_cache_lock:
+        _logo_cache[key] = image
+        while len(_logo_cache) > _LOGO_CACHE_SIZE:
+            _logo_cache.popitem(last=False)
+    return image
 
 
 def _logo_image(logo: bytes | Image.Image, width: int, height: int) -> Image.Image | None:
-    try:
-        if isinstance(logo, bytes | bytearray):
-            return _decoded_logo(bytes(logo), width, height)
+    if not isinstance(logo, bytes | bytearray):
         return ImageOps.contain(logo.convert("RGBA"), (width, height), Image.Resampling.LANCZOS)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        return None  # a broken logo must not block the post; the layer is left empty
+    try:
+        return _decoded_logo(bytes(logo), width, height)
+    except (UnprocessableError, UnsupportedMediaTypeError, PayloadTooLargeError) as exc:
+        # A broken or oversized logo must not block the post: the layer falls back (monogram).
+        log.warning("logo not drawn", extra={"reason": exc.message})
+        return None
 
 
 def _place(inner: tuple[int, int], box: Box, align: str, valign: str) -> tuple[int, int]:
