@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     # Image decoding at once per process (uploads, Drive imports, logos), in MiB of decoder memory,
     # and how long a decode waits for room before the request is refused with a 503.
     image_decode_budget_mib: int = Field(default=512, ge=1)
-    image_decode_wait_seconds: float = Field(default=20.0, ge=0)
+    image_decode_wait_seconds: float = Field(default=60.0, ge=0)
 
     publishing_enabled: bool = True
     rate_limit_per_minute: int = 120

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageChops
 
 from sociallab.config import reset_settings
-from sociallab.content import decoding, intake
+from sociallab.content import decoding, fitting, intake
 from sociallab.content.intake import NormalizedImage, normalize_image, parse_exif_datetime, sniff
 from sociallab.errors import PayloadTooLargeError, UnprocessableError, UnsupportedMediaTypeError
 from tests.fixtures import images
@@ -265,7 +265,7 @@ def test_a_large_transparent_png_is_resized_in_strips_like_one_resize() -> None:
     out = io.BytesIO()
     source.save(out, "PNG", compress_level=1)
     with decoding.open_source(out.getvalue(), "png", reduce_to=2560) as opened:
-        fitted = decoding.fit_srgb(opened, decoding.fitted_size(opened.size, 2560))
+        fitted = fitting.fit_srgb(opened, fitting.fitted_size(opened.size, 2560))
     expected = Image.new("RGB", size, (255, 255, 255))
     expected.paste(source.convert("RGB"), mask=source.getchannel("A"))
     expected = expected.resize((284, 2560), Image.Resampling.LANCZOS)

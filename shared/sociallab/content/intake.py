@@ -12,7 +12,7 @@ What is refused, and how (every refusal is an `AppError`, never a crash or a han
 - not JPEG, PNG, WebP or HEIC/HEIF by its content (the file name and declared type are ignored):
   `UnsupportedMediaTypeError` (415). GIF (animated or not), AVIF, TIFF, BMP, PDF and text are 415.
 - empty, truncated or corrupt files, more pixels than its format's ceiling or a side over
-  `MAX_SIDE` (read from the header, before decoding; `decoding.MAX_PIXELS`: 80 MP for JPEG, lower
+  `decoding.MAX_SIDE` (read from the header, before decoding; `decoding.MAX_PIXELS`: 80 MP for JPEG, lower
   for the formats that cannot be decoded at a reduced size), and Pillow's decompression-bomb
   guard: `UnprocessableError` (422). `ImageFile.LOAD_TRUNCATED_IMAGES` is never set.
 - `process_image` decodes within the process's decode budget (`decode_budget`): a file needing
@@ -45,19 +45,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from PIL import Image
 
 from sociallab.content.decode_budget import decode_budget
-from sociallab.content.decoding import (
-    MAX_SIDE,
-    ImageKind,
-    Source,
-    decoder_errors,
-    fit_srgb,
-    fitted_size,
-    open_source,
-    orient,
-)
+from sociallab.content.decoding import ImageKind, Source, decoder_errors, open_source
+from sociallab.content.fitting import fit_srgb, fitted_size, orient
 from sociallab.errors import PayloadTooLargeError, UnprocessableError, UnsupportedMediaTypeError
-
-__all__ = ["MAX_BYTES", "MAX_SIDE", "ImageKind", "NormalizedImage", "check_size", "normalize_image", "process_image"]
 
 MAX_BYTES = 40 * 1024 * 1024
 NORMALIZED_LONG_EDGE = 2560

@@ -10,7 +10,8 @@ from __future__ import annotations
 from PIL import Image
 
 from sociallab.content.decode_budget import decode_budget
-from sociallab.content.decoding import contained_size, decoder_errors, fit_rgba, open_source, orient
+from sociallab.content.decoding import decoder_errors, open_source
+from sociallab.content.fitting import contained_size, fit_rgba, orient
 from sociallab.content.intake import sniff
 
 _ORIENTATION = 0x0112
