@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from contextlib import ExitStack
 
 import pytest
 
 from sociallab.config import reset_settings
-from sociallab.content.decode_budget import MIB, DecodeBudget, decode_budget
+from sociallab.content.decode_budget import MIB, DecodeBudget, decode_budget, keep_large_buffers_mmapped
 from sociallab.errors import DependencyUnavailableError, PayloadTooLargeError
 
 pytestmark = pytest.mark.unit
@@ -128,3 +129,8 @@ def test_the_process_budget_follows_the_settings(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("IMAGE_DECODE_BUDGET_MIB", "200")
     reset_settings()
     assert decode_budget().capacity == 200 * MIB
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc only")
+def test_glibc_is_told_to_give_large_freed_buffers_back() -> None:
+    assert keep_large_buffers_mmapped() is True

@@ -73,7 +73,6 @@ class Source:
     kind: ImageKind
     full_size: tuple[int, int]  # as stored in the file
     size: tuple[int, int]  # what decoding yields (smaller than full_size after DCT scaling)
-    mode: str
     cost: int  # estimated peak bytes of decoding and fitting it
     icc: bytes | None
     _load: Callable[[], None]
@@ -109,7 +108,7 @@ def open_source(data: bytes, kind: ImageKind, *, reduce_to: int) -> Source:
     Raises:
         UnprocessableError: the image has no pixels, too many, or a side over `MAX_SIDE`.
         OSError, ValueError, SyntaxError, RuntimeError, Image.DecompressionBombError: an unreadable
-            header (the caller words these).
+            header (`decoder_errors` words these).
     """
     if kind == "heic":
         return _open_heic(data, reduce_to)
@@ -125,7 +124,6 @@ def open_source(data: bytes, kind: ImageKind, *, reduce_to: int) -> Source:
             kind=kind,
             full_size=full_size,
             size=im.size,
-            mode=im.mode,
             cost=cost,
             icc=im.info.get("icc_profile"),
             _load=im.load,
@@ -260,7 +258,6 @@ def _open_heic(data: bytes, reduce_to: int) -> Source:
         kind="heic",
         full_size=(width, height),
         size=(width, height),
-        mode=mode,
         cost=cost,
         icc=image.info.get("icc_profile"),
         _load=load,
