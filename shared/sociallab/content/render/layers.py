@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,9 +29,6 @@ from sociallab.logging import get_logger
 
 Box = tuple[int, int, int, int]
 log = get_logger(__name__)
-_LOGO_CACHE_SIZE = 16
-_logo_cache: OrderedDict[tuple[bytes, int, int], Image.Image] = OrderedDict()
-_logo_cache_lock = threading.Lock()
 
 
 @dataclass
@@ -107,27 +101,11 @@ def draw_shape(scene: Scene, layer: ShapeLayer) -> None:
         fill_rect(scene.canvas, box, scene.brand.color(layer.fill), radius=layer.radius, opacity=layer.opacity)
 
 
-def _decoded_logo(blob: bytes, width: int, height: int) -> Image.Image:
-    """The logo fitted in `width` x `height`, cached by content (every post of a brand reuses it;
-    the cache keeps digests, not the files)."""
-    key = (hashlib.sha256(blob).digest(), width, height)
-    with _logo_cache_lock:
-        if key in _logo_cache:
-            _logo_cache.move_to_end(key)
-            return _logo_cache[key]
-    image = logos.decode_logo(blob, width, height)
-    with _logo_cache_lock:
-        _logo_cache[key] = image
-        while len(_logo_cache) > _LOGO_CACHE_SIZE:
-            _logo_cache.popitem(last=False)
-    return image
-
-
 def _logo_image(logo: bytes | Image.Image, width: int, height: int) -> Image.Image | None:
     if not isinstance(logo, bytes | bytearray):
         return ImageOps.contain(logo.convert("RGBA"), (width, height), Image.Resampling.LANCZOS)
     try:
-        return _decoded_logo(bytes(logo), width, height)
+        return logos.fitted_logo(bytes(logo), width, height)
     except (UnprocessableError, UnsupportedMediaTypeError, PayloadTooLargeError) as exc:
         # A broken or oversized logo must not block the post: the layer falls back (monogram).
         log.warning("logo not drawn", extra={"reason": exc.message})

@@ -7,6 +7,10 @@ cannot be decoded at a reduced size; an oversized one must not take generate-con
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
+
 from PIL import Image
 
 from sociallab.content.decode_budget import decode_budget
@@ -16,6 +20,30 @@ from sociallab.content.intake import sniff
 
 _ORIENTATION = 0x0112
 _ROTATED = {5, 6, 7, 8}
+_CACHE_SIZE = 16
+_cache: OrderedDict[tuple[bytes, int, int], Image.Image] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def fitted_logo(blob: bytes, width: int, height: int) -> Image.Image:
+    """`decode_logo`, cached by content: every post of a brand reuses it (the cache keeps digests,
+    not the files, which may be large).
+
+    Raises:
+        UnsupportedMediaTypeError, UnprocessableError, PayloadTooLargeError, DependencyUnavailableError:
+            see `decode_logo`.
+    """
+    key = (hashlib.sha256(blob).digest(), width, height)
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    image = decode_logo(blob, width, height)
+    with _cache_lock:
+        _cache[key] = image
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return image
 
 
 def decode_logo(blob: bytes, width: int, height: int) -> Image.Image:
