@@ -29,6 +29,13 @@ from sociallab.content.templates import CANVAS_SIZES, builtin_specs
 
 def sample_photo(width: int = 4000, height: int = 3000, *, quality: int = 92) -> bytes:
     """A photo-like JPEG (sky, pitch, figures, sensor noise) so decode costs what a camera file costs."""
+    buffer = io.BytesIO()
+    sample_picture(width, height).save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def sample_picture(width: int, height: int, *, noise: float = 12) -> Image.Image:
+    """The picture of `sample_photo` as RGB (`noise` 0: none, for files that compress like graphics)."""
     small = Image.new("RGB", (width // 8, height // 8))
     draw = ImageDraw.Draw(small)
     w, h = small.size
@@ -44,11 +51,9 @@ def sample_photo(width: int = 4000, height: int = 3000, *, quality: int = 92) ->
             (x - 4, top + w // 18, x + w // 18 + 4, int(h * 0.78)), fill=(200, 20, 40) if i % 2 else (245, 245, 245)
         )
     scene = small.filter(ImageFilter.GaussianBlur(2)).resize((width, height), Image.Resampling.BICUBIC)
-    noise = Image.effect_noise((width, height), 12).convert("RGB")
-    photo = ImageChops.add(scene, noise, 1.0, -128)
-    buffer = io.BytesIO()
-    photo.save(buffer, "JPEG", quality=quality)
-    return buffer.getvalue()
+    if not noise:
+        return scene
+    return ImageChops.add(scene, Image.effect_noise((width, height), noise).convert("RGB"), 1.0, -128)
 
 
 def _percentile(samples: list[float], q: float) -> float:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sociallab.errors import ConfigurationError
@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     scheduler_platform_verified: bool = False
     google_certs_url: str = "https://www.googleapis.com/oauth2/v3/certs"
     webhook_secret: SecretStr | None = None
+
+    # Image decoding at once per process (uploads, Drive imports, logos), in MiB of decoder memory,
+    # and how long a decode waits for room before the request is refused with a 503.
+    image_decode_budget_mib: int = Field(default=512, ge=1)
+    image_decode_wait_seconds: float = Field(default=60.0, ge=0)
 
     publishing_enabled: bool = True
     # A post Instagram keeps failing for a passing reason (an outage) is retried for this long after its time.

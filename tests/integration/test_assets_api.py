@@ -16,6 +16,8 @@ import httpx
 import jwt
 import pytest
 
+from sociallab.config import reset_settings
+from sociallab.content.decode_budget import decode_budget
 from sociallab.db import Database
 from sociallab.dev.loader import load_function
 from sociallab.storage import close_storage, get_storage
@@ -183,6 +185,51 @@ async def test_the_hostile_corpus_gets_a_4xx_and_leaves_nothing(
 )
 async def test_awkward_but_valid_images_are_accepted(world: World, make: Callable[[], bytes]) -> None:
     assert (await world.upload(make())).status_code == 201
+
+
+# --- memory: ceilings and the decode budget ---------------------------------------------------------
+
+
+async def test_a_png_over_its_pixel_ceiling_is_422_and_leaves_nothing(world: World) -> None:
+    poster = images.flat_png(7100, 7100)  # 50.4 MP in 1 MB: under the 80 MP of a JPEG, over PNG's 50
+    error = assert_error(await world.upload(poster, filename="poster.png"), 422, "unprocessable")
+    assert "7100x7100" in error["message"]
+    assert "PNG images may have at most 50 megapixels" in error["message"]
+    assert await world.rows() == []
+    root = Path(get_storage().root) / "media"  # type: ignore[attr-defined]
+    assert not [p for p in root.rglob("*") if p.is_file()]
+
+
+async def test_a_phone_photo_of_12_megapixels_still_imports(world: World) -> None:
+    response = await world.upload(images.noisy_jpeg((4032, 3024)), filename="IMG_0001.JPG")
+    assert response.status_code == 201, response.text
+    assert (response.json()["width"], response.json()["height"]) == (4032, 3024)
+    [row] = await world.rows()
+    assert row["status"] == "ready"
+
+
+async def test_while_the_decode_budget_is_full_an_upload_is_503_and_can_be_sent_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IMAGE_DECODE_WAIT_SECONDS", "0")
+    reset_settings()
+    budget = decode_budget()
+    data = images.jpeg((640, 480))
+    with budget.hold_blocking(budget.capacity):  # other decodes hold all of it
+        error = assert_error(await world.upload(data), 503, "dependency_unavailable")
+        assert "busy" in error["message"]
+        assert await world.rows() == []
+    assert (await world.upload(data)).status_code == 201
+
+
+async def test_an_image_needing_more_than_the_whole_decode_budget_is_413(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IMAGE_DECODE_BUDGET_MIB", "8")
+    reset_settings()
+    error = assert_error(await world.upload(images.noisy_jpeg((2000, 1500))), 413, "payload_too_large")
+    assert "this server decodes at most 8 MiB at a time" in error["message"]
+    assert await world.rows() == []
 
 
 async def test_over_40_mb_is_413(world: World) -> None:

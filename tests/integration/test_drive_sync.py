@@ -14,7 +14,8 @@ import httpx
 import jwt
 import pytest
 
-from sociallab.config import get_settings
+from sociallab.config import get_settings, reset_settings
+from sociallab.content.decode_budget import decode_budget
 from sociallab.db import Database
 from sociallab.dev.loader import load_function
 from sociallab.drive import sync
@@ -422,3 +423,51 @@ async def test_push_notifications_need_the_channel_token(world: World) -> None:
     response = await notify("change", token)
     assert response.status_code == 200
     assert response.json()["imported"] == 1
+
+
+# --- files too large to decode ------------------------------------------------------------------
+
+
+async def test_a_photo_too_large_to_decode_is_recorded_once_and_not_retried(world: World) -> None:
+    sandbox = world.drive.sandbox
+    folder = sandbox.add_folder("Match photos")
+    await world.connect(folder)
+    # 50.4 MP in 1 MB: under the 80 MP of a JPEG, over PNG's 50; it used to take ~ 1 GB to import
+    poison = sandbox.add_file("a_poster.png", images.flat_png(7100, 7100), parents=[folder])
+    sandbox.add_file("b_goal.jpg", images.jpeg((640, 480)), parents=[folder])
+    assert await world.tick() == {"imported": 1, "skipped": 0, "failed": 1, "sources": 1}
+    rows = {r["original_filename"]: r for r in await world.assets()}
+    assert rows["b_goal.jpg"]["status"] == "ready"
+    failed = rows["a_poster.png"]
+    assert (failed["status"], failed["error_transient"], failed["import_attempts"]) == ("failed", False, 1)
+    assert "PNG images may have at most 50 megapixels" in failed["error"]
+
+    def downloads() -> int:
+        return len([c for c in sandbox.requests if c[2].get("alt") == "media"])
+
+    before = downloads()
+    assert await world.tick() == {"imported": 0, "skipped": 0, "failed": 0, "sources": 1}
+    sandbox.update_file(poison)  # touched (renamed, moved...) but the same content: still not tried again
+    assert await world.tick() == {"imported": 0, "skipped": 1, "failed": 0, "sources": 1}
+    assert downloads() == before
+    row = next(r for r in await world.assets() if r["original_filename"] == "a_poster.png")
+    assert (row["status"], row["import_attempts"]) == ("failed", 1)
+
+
+async def test_a_busy_decoder_is_a_transient_failure_the_next_sync_retries(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IMAGE_DECODE_WAIT_SECONDS", "0")
+    reset_settings()
+    budget = decode_budget()
+    folder = world.drive.sandbox.add_folder("Match photos")
+    await world.connect(folder)
+    world.drive.sandbox.add_file("goal.jpg", images.jpeg((640, 480)), parents=[folder])
+    with budget.hold_blocking(budget.capacity):  # other decodes hold all of it
+        assert await world.tick() == {"imported": 0, "skipped": 0, "failed": 1, "sources": 1}
+    [row] = await world.assets()
+    assert (row["status"], row["error_transient"]) == ("failed", True)
+    assert "busy" in row["error"]
+    assert await world.tick() == {"imported": 1, "skipped": 0, "failed": 0, "sources": 1}
+    [row] = await world.assets()
+    assert row["status"] == "ready"

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import jwt
 import pytest
-from PIL import Image
+from PIL import Image, ImageStat
 
 from sociallab.config import get_settings, reset_settings
 from sociallab.content.templates import sync_builtin_templates
@@ -29,6 +29,7 @@ from sociallab.db import Database, Row
 from sociallab.dev.loader import load_function
 from sociallab.dev.server import build_app
 from sociallab.storage import close_storage, get_storage
+from tests.fixtures import images
 from tests.integration import factories as f
 from tests.plugins.gemini import FakeGemini
 
@@ -168,6 +169,34 @@ async def test_an_editor_generates_a_match_result_draft(world: World) -> None:
     assert (image.format, image.size, image.mode) == ("JPEG", (1080, 1350), "RGB")
     r, g, b = image.convert("RGB").getpixel((540, int(1350 * 0.3)))  # type: ignore[misc]  # above the scrim
     assert g > r + 30 and g > b + 30
+
+
+async def test_a_logo_stored_before_the_png_ceiling_is_drawn_from_its_normalised_copy(world: World) -> None:
+    # A 9000x9000 PNG logo imported when PNGs could have 80 MP: decoding its original would take
+    # ~ 1 GB of generate-content's memory; the normalised JPEG (<= 2560 px) is drawn instead.
+    storage = get_storage()
+    async with world.db.transaction() as tx:
+        logo = await f.create_asset(
+            tx, world.ws, mime_type="image/png", width=9000, height=9000, original_path=f"{world.ws}/logo.png"
+        )
+        await tx.execute(
+            "UPDATE workspaces SET logo_asset_id = %(logo)s WHERE id = %(ws)s", {"logo": logo["id"], "ws": world.ws}
+        )
+    await storage.put(logo["original_path"], images.flat_png(9000, 9000, rgba=(255, 0, 0, 255)), "image/png")
+    normalised = io.BytesIO()
+    Image.new("RGB", (2560, 2560), (0, 0, 255)).save(normalised, "JPEG", quality=90)
+    await storage.put(logo["normalized_path"], normalised.getvalue(), "image/jpeg")
+
+    body = {"workspace_id": world.ws, "content_type": "match_result", "match_id": str(world.match["id"])}
+    response = await world.client.post("/generate-content/", json=body, headers=auth(world.editor["id"]))
+    assert response.status_code == 201, response.text
+    [post] = await world.posts()
+    media = await world.db.fetch_one("SELECT storage_path FROM post_media WHERE post_id = %(id)s", {"id": post["id"]})
+    assert media is not None
+    image = (await stored_image(media["storage_path"])).convert("RGB")
+    w, h = image.size
+    r, g, b = ImageStat.Stat(image.crop((round(0.08 * w), round(0.06 * h), round(0.13 * w), round(0.1 * h)))).mean
+    assert b > 200 and r < 60 and g < 60  # the blue normalised copy, not the red original
 
 
 async def test_gemini_caption_and_the_best_time(world: World, fake_gemini: FakeGemini) -> None:

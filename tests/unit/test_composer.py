@@ -5,17 +5,21 @@ from __future__ import annotations
 import hashlib
 import io
 import struct
+from dataclasses import replace
 
 import pytest
 from PIL import Image, ImageDraw, ImageStat, JpegImagePlugin
 
+from sociallab.config import reset_settings
 from sociallab.content.composer import Brand, compose
+from sociallab.content.decode_budget import decode_budget
 from sociallab.content.fonts import load_font
 from sociallab.content.render.brand import readable_on
 from sociallab.content.render.photo import open_photo
 from sociallab.content.render.text import ELLIPSIS, fit, measure
 from sociallab.content.templates import CANVAS_SIZES, FORMATS, builtin_specs, render_text, validate_spec
-from sociallab.errors import UnprocessableError
+from sociallab.errors import DependencyUnavailableError, UnprocessableError
+from tests.fixtures import images
 
 pytestmark = pytest.mark.unit
 
@@ -248,3 +252,36 @@ def test_readable_text_colour_on_brand_colours() -> None:
     assert readable_on("#0B3D91") == "#FFFFFF"
     assert Brand(accent="#F5B700").color("text_on_accent")[:3] == (0x11, 0x11, 0x11)
     assert Brand.from_workspace({"primary_color": "#123456", "name": "Club"}).primary == "#123456"
+
+
+# --- logos within the decode limits ---------------------------------------------------------------
+
+
+def logo_colour(composed: bytes) -> tuple[float, ...]:
+    image = Image.open(io.BytesIO(composed))
+    return tuple(ImageStat.Stat(region(image, (0.08, 0.06, 0.13, 0.1)).convert("RGB")).mean)
+
+
+def test_a_logo_over_its_pixel_ceiling_is_not_decoded_and_the_monogram_stands_in(
+    photo: bytes, brand: Brand, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec = builtin_specs()["match_result"]
+    poster = images.flat_png(7100, 7100, rgba=(255, 0, 0, 255))  # red, 50.4 MP: over PNG's 50 MP
+    composed = compose(spec, spec.example, [photo], replace(brand, logo=poster), format="feed_4x5")
+    r, g, b = logo_colour(composed.jpeg)
+    assert not (r > 200 and g < 60 and b < 60)  # no red logo: the monogram is drawn
+    assert any("PNG images may have at most 50 megapixels" in str(getattr(rec, "reason", "")) for rec in caplog.records)
+
+
+def test_a_logo_waits_for_the_decode_budget_like_an_upload(
+    photo: bytes, brand: Brand, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IMAGE_DECODE_WAIT_SECONDS", "0")
+    reset_settings()
+    budget = decode_budget()
+    logo = Image.new("RGBA", (301, 300), (255, 0, 0, 255))  # a logo not decoded (cached) before
+    spec = builtin_specs()["match_result"]
+    with budget.hold_blocking(budget.capacity), pytest.raises(DependencyUnavailableError):
+        compose(spec, spec.example, [photo], replace(brand, logo=png(logo)), format="feed_4x5")
+    r, g, b = logo_colour(compose(spec, spec.example, [photo], replace(brand, logo=png(logo)), format="feed_4x5").jpeg)
+    assert r > 200 and g < 60 and b < 60

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops
 
-from sociallab.content import intake
+from sociallab.config import reset_settings
+from sociallab.content import decoding, fitting, intake
 from sociallab.content.intake import NormalizedImage, normalize_image, parse_exif_datetime, sniff
 from sociallab.errors import PayloadTooLargeError, UnprocessableError, UnsupportedMediaTypeError
 from tests.fixtures import images
@@ -204,6 +205,87 @@ def test_the_hostile_corpus_gets_a_clear_error(
         normalize_image(make())
     assert words in str(caught.value)
     assert caught.value.status in (413, 415, 422)  # type: ignore[attr-defined]
+
+
+CEILINGS: list[tuple[str, Callable[[], bytes], str]] = [
+    ("PNG 7100x7100", lambda: images.flat_png(7100, 7100), "PNG images may have at most 50 megapixels"),
+    ("WebP 4100x3000", lambda: images.flat_webp(4100, 3000), "WebP images may have at most 12 megapixels"),
+    ("HEIC 9000x6000", lambda: images.heic_declaring(9000, 6000), "HEIC images may have at most 52 megapixels"),
+    (
+        "progressive JPEG 6400x4800",
+        lambda: images.jpeg_with_huge_dimensions(6400, 4800, progressive=True),
+        "progressive JPEG images may have at most 30 megapixels",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "make", "words"), CEILINGS, ids=[c[0] for c in CEILINGS])
+def test_formats_that_cannot_be_decoded_at_a_reduced_size_have_a_lower_ceiling(
+    name: str, make: Callable[[], bytes], words: str
+) -> None:
+    data = make()  # each under the 80 MP that a (baseline) JPEG may have
+    with pytest.raises(UnprocessableError) as refused:
+        normalize_image(data)
+    assert words in refused.value.message
+    assert refused.value.status == 422
+    with pytest.raises(UnprocessableError):
+        intake.decode_cost(data)  # refused from the header, before anything is decoded
+
+
+@pytest.mark.parametrize(
+    ("ceiling", "size"),
+    [
+        ("jpeg", (8160, 6120)),  # 50 MP phones (Samsung, Xiaomi)
+        ("jpeg", (8064, 6048)),  # 48 MP iPhone
+        ("jpeg", (4032, 3024)),  # 12 MP phone
+        ("jpeg", (10328, 7744)),  # 80 MP
+        ("heic", (8160, 6120)),
+        ("heic", (8064, 6048)),
+        ("png", (6000, 8000)),
+        ("webp", (4000, 3000)),
+        ("jpeg_progressive", (6000, 4000)),  # a 24 MP camera's export
+    ],
+)
+def test_what_phones_and_cameras_make_stays_within_the_ceilings(ceiling: str, size: tuple[int, int]) -> None:
+    decoding.check_ceiling(ceiling, size)
+
+
+def test_a_progressive_jpeg_is_charged_for_its_full_size_coefficients() -> None:
+    baseline = intake.decode_cost(images.jpeg_with_huge_dimensions(6000, 4000))
+    progressive = intake.decode_cost(images.jpeg_with_huge_dimensions(6000, 4000, progressive=True))
+    # DCT scaling decodes 3000x2000 of either; libjpeg keeps 1.5 samples x 2 bytes per full-size pixel more
+    assert progressive - baseline == 2 * 6000 * 4000 * 3 // 2
+
+
+def test_a_large_transparent_png_is_resized_in_strips_like_one_resize() -> None:
+    # a vertical gradient, half transparent: a seam between strips would show as a step between rows
+    size = (1000, 9000)
+    gradient = Image.linear_gradient("L").resize(size)
+    source = Image.merge("RGBA", (gradient, gradient, Image.new("L", size, 64), Image.new("L", size, 128)))
+    out = io.BytesIO()
+    source.save(out, "PNG", compress_level=1)
+    with decoding.open_source(out.getvalue(), "png", reduce_to=2560) as opened:
+        fitted = fitting.fit_srgb(opened, fitting.fitted_size(opened.size, 2560))
+    expected = Image.new("RGB", size, (255, 255, 255))
+    expected.paste(source.convert("RGB"), mask=source.getchannel("A"))
+    expected = expected.resize((284, 2560), Image.Resampling.LANCZOS)
+    assert fitted.size == (284, 2560)
+    assert max(high for _, high in ImageChops.difference(fitted, expected).getextrema()) <= 1
+    assert decoded(normalize_image(out.getvalue())).size == (284, 2560)
+
+
+async def test_process_image_refuses_an_image_the_whole_decode_budget_cannot_hold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("IMAGE_DECODE_BUDGET_MIB", "8")
+    reset_settings()
+    data = images.noisy_jpeg((2000, 1500))  # needs ~ 30 MiB
+    with pytest.raises(PayloadTooLargeError) as refused:
+        await intake.process_image(data)
+    assert "this server decodes at most 8 MiB at a time" in refused.value.message
+    monkeypatch.setenv("IMAGE_DECODE_BUDGET_MIB", "512")
+    reset_settings()
+    assert (await intake.process_image(data)).width == 2000
 
 
 def test_over_40_mb_is_413_before_decoding() -> None:

@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from sociallab.content import assets as asset_service
 from sociallab.content.captions import CaptionWriter
+from sociallab.content.decoding import MAX_PIXELS
 from sociallab.content.prompt import CaptionRequest
 from sociallab.content.selector import EngagementSource, select_template
 from sociallab.db import Database, Row, load_queries
@@ -48,6 +49,7 @@ Format = Literal["feed_4x5", "square", "story_9x16"]
 CaptionSource = Literal["gemini", "cache", "template"]
 MAX_DATA_KEYS = 100
 MAX_PHOTOS = 10
+_TRANSPARENT_LOGO_KINDS = {"image/png": "png", "image/webp": "webp"}
 
 
 class GenerateBody(RequestModel):
@@ -291,9 +293,7 @@ class Generator:
         if workspace["logo_asset_id"]:
             params = {"asset_id": str(workspace["logo_asset_id"]), "workspace_id": str(workspace["id"])}
             asset = await self.db.fetch_one(QUERIES["logo_asset"], params)
-            # The original keeps a PNG's transparency; the normalised JPEG is the fallback.
-            keep_original = asset is not None and asset["mime_type"] in ("image/png", "image/webp")
-            path = asset and (asset["original_path"] if keep_original else asset["normalized_path"])
+            path = asset and (asset["original_path"] if _logo_original_usable(asset) else asset["normalized_path"])
             try:
                 logo = await self.storage.get(path) if path else None
             except NotFoundError:
@@ -311,3 +311,11 @@ class Generator:
         if not slots:
             raise _invalid("schedule", "No suggested time in the coming week; pick a time.")
         return slots[0].at
+
+
+def _logo_original_usable(asset: Row) -> bool:
+    """Whether to draw a logo from its original: it keeps a PNG's or WebP's transparency, but one
+    over its format's pixel ceiling (stored before the ceilings were lowered) is drawn from the
+    normalised JPEG instead."""
+    kind = _TRANSPARENT_LOGO_KINDS.get(asset["mime_type"])
+    return kind is not None and asset["width"] * asset["height"] <= MAX_PIXELS[kind]

@@ -26,7 +26,7 @@ WHERE workspace_id = %(workspace_id)s::uuid AND status = 'active'
 HAVING count(*) = 1;
 
 -- name: logo_asset
-SELECT id, mime_type, original_path, normalized_path
+SELECT id, mime_type, original_path, normalized_path, width, height
 FROM public.media_assets
 WHERE id = %(asset_id)s::uuid AND workspace_id = %(workspace_id)s::uuid AND status = 'ready';
 

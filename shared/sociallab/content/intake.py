@@ -11,9 +11,12 @@ What is refused, and how (every refusal is an `AppError`, never a crash or a han
   reading everything (`check_size`).
 - not JPEG, PNG, WebP or HEIC/HEIF by its content (the file name and declared type are ignored):
   `UnsupportedMediaTypeError` (415). GIF (animated or not), AVIF, TIFF, BMP, PDF and text are 415.
-- empty, truncated or corrupt files, more than `MAX_PIXELS` pixels or a side over `MAX_SIDE`
-  (read from the header, before decoding), and Pillow's decompression-bomb guard:
-  `UnprocessableError` (422). `ImageFile.LOAD_TRUNCATED_IMAGES` is never set.
+- empty, truncated or corrupt files, more pixels than its format's ceiling or a side over
+  `decoding.MAX_SIDE` (read from the header, before decoding; `decoding.MAX_PIXELS`: 80 MP for JPEG, lower
+  for the formats that cannot be decoded at a reduced size), and Pillow's decompression-bomb
+  guard: `UnprocessableError` (422). `ImageFile.LOAD_TRUNCATED_IMAGES` is never set.
+- `process_image` decodes within the process's decode budget (`decode_budget`): a file needing
+  more than all of it is 413; when the budget stays full too long, 503 (try again).
 
 Decisions:
 - Animated WebP/PNG (APNG) and HEIF sequences: the first frame is used (the original is kept).
@@ -25,33 +28,33 @@ Decisions:
   OffsetTimeOriginal); GPS, camera serials and the like are dropped. The original is stored as
   received (its md5 is the dedupe key and matches Drive's `md5Checksum`), never served publicly.
 - Its long edge is capped at 2560 px: enough to cover a 1080x1920 story from a 4:3 landscape
-  photo without upscaling. JPEGs much larger than that are decoded with DCT scaling (draft mode).
+  photo without upscaling. JPEGs much larger than that are decoded with DCT scaling (draft mode);
+  other formats are converted and resized strip by strip (`decoding`), never copied at full size.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image
 
+from sociallab.content.decode_budget import decode_budget
+from sociallab.content.decoding import ImageKind, Source, decoder_errors, open_source
+from sociallab.content.fitting import fit_srgb, fitted_size, orient
 from sociallab.errors import PayloadTooLargeError, UnprocessableError, UnsupportedMediaTypeError
 
 MAX_BYTES = 40 * 1024 * 1024
-MAX_PIXELS = 80_000_000  # below Pillow's own 89.5 MP warning; a 48/50 MP phone photo passes
-MAX_SIDE = 30_000  # phone panoramas are ~ 20000 px wide
 NORMALIZED_LONG_EDGE = 2560
 NORMALIZED_QUALITY = 90
 
-ImageKind = Literal["jpeg", "png", "webp", "heic"]
 MIME_TYPES: dict[str, str] = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "heic": "image/heic"}
 EXTENSIONS: dict[str, str] = {"jpeg": "jpg", "png": "png", "webp": "webp", "heic": "heic"}
-_PIL_FORMATS: dict[str, list[str]] = {"jpeg": ["JPEG"], "png": ["PNG"], "webp": ["WEBP"], "heic": ["HEIF"]}
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 _AVIF_BRANDS = {b"avif", b"avis"}
 _SUPPORTED = "Use JPEG, PNG, WebP or HEIC."
@@ -64,9 +67,6 @@ _OFFSET_TIME = 0x9010
 _OFFSET_TIME_ORIGINAL = 0x9011
 _OFFSET_TIME_DIGITIZED = 0x9012
 _ORIENTATION = 0x0112
-
-_OWN_ERRORS = (PayloadTooLargeError, UnprocessableError, UnsupportedMediaTypeError)
-_heif_registered = False
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,8 @@ def sniff(head: bytes) -> ImageKind:
 
 
 def normalize_image(data: bytes, *, timezone: str | tzinfo = "UTC") -> NormalizedImage:
-    """Decode, check and normalise one image (CPU-bound: call `process_image` from async code).
+    """Decode, check and normalise one image (CPU-bound, outside the decode budget: call
+    `process_image` from async code).
 
     `timezone` interprets a capture time without an offset (the workspace's time zone).
 
@@ -138,41 +139,32 @@ def normalize_image(data: bytes, *, timezone: str | tzinfo = "UTC") -> Normalize
     """
     check_size(len(data))
     kind = sniff(data[:64])
-    if kind == "heic":
-        _register_heif()
-    try:
-        with Image.open(io.BytesIO(data), formats=_PIL_FORMATS[kind]) as im:
-            return _normalize_open(im, data, kind, _zone(timezone))
-    except _OWN_ERRORS:
-        raise
-    except Image.DecompressionBombError:
-        raise UnprocessableError(
-            f"The image declares too many pixels (a decompression bomb?); at most {MAX_PIXELS // 1_000_000} "
-            "megapixels are accepted."
-        ) from None
-    except UnidentifiedImageError:
-        raise UnprocessableError("The image could not be read; the file is corrupt.") from None
-    except (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError, TypeError, RuntimeError) as exc:
-        # Pillow's decoders report truncated and corrupt data with these (e.g. "image file is truncated").
-        raise UnprocessableError(f"The image could not be decoded: {_reason(exc)}.") from None
+    with decoder_errors(), open_source(data, kind, reduce_to=NORMALIZED_LONG_EDGE) as source:
+        return _normalize(source, data, _zone(timezone))
 
 
-async def process_image(data: bytes, *, timezone: str | tzinfo = "UTC") -> NormalizedImage:
-    """`normalize_image` in a worker thread, so the event loop keeps serving.
+def decode_cost(data: bytes) -> int:
+    """Bytes of memory `normalize_image(data)` needs at its peak, from the header alone.
 
     Raises:
         PayloadTooLargeError, UnsupportedMediaTypeError, UnprocessableError: see `normalize_image`.
     """
-    return await asyncio.to_thread(normalize_image, data, timezone=timezone)
+    check_size(len(data))
+    kind = sniff(data[:64])
+    with decoder_errors(), open_source(data, kind, reduce_to=NORMALIZED_LONG_EDGE) as source:
+        return source.cost
 
 
-def _register_heif() -> None:
-    global _heif_registered
-    if not _heif_registered:
-        import pillow_heif
+async def process_image(data: bytes, *, timezone: str | tzinfo = "UTC") -> NormalizedImage:
+    """`normalize_image` in a worker thread once the process's decode budget has room for it.
 
-        pillow_heif.register_heif_opener()
-        _heif_registered = True
+    Raises:
+        PayloadTooLargeError: over 40 MB, or it needs more memory than the whole decode budget.
+        UnsupportedMediaTypeError, UnprocessableError: see `normalize_image`.
+        DependencyUnavailableError: the decode budget stayed full (try again shortly).
+    """
+    cost = await asyncio.to_thread(decode_cost, data)
+    return await decode_budget().run(cost, functools.partial(normalize_image, data, timezone=timezone))
 
 
 def _zone(value: str | tzinfo) -> tzinfo:
@@ -184,38 +176,21 @@ def _zone(value: str | tzinfo) -> tzinfo:
         return UTC
 
 
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().rstrip(".")
-    return text[:200] if text else type(exc).__name__
-
-
-def _normalize_open(im: Image.Image, data: bytes, kind: ImageKind, zone: tzinfo) -> NormalizedImage:
-    width, height = im.size
-    if width < 1 or height < 1:
-        raise UnprocessableError("The image has no pixels.")
-    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
-        raise UnprocessableError(
-            f"The image is {width}x{height} pixels; at most {MAX_PIXELS // 1_000_000} megapixels "
-            f"and {MAX_SIDE} px a side are accepted."
-        )
-    exif = im.getexif()
+def _normalize(source: Source, data: bytes, zone: tzinfo) -> NormalizedImage:
+    source.load()
+    exif = source.exif()
     taken_at, taken_raw, offset_raw = _capture_time(exif, zone)
     orientation = exif.get(_ORIENTATION, 1)
-    if kind == "jpeg":
-        im.draft(None, _draft_size(width, height))
-    im.load()
-    icc = im.info.get("icc_profile")
-    oriented = ImageOps.exif_transpose(im) if orientation in (2, 3, 4, 5, 6, 7, 8) else im
+    width, height = source.full_size
     if orientation in (5, 6, 7, 8):
         width, height = height, width
-    rgb = _to_srgb(oriented, icc)
-    rgb = _cap(rgb, NORMALIZED_LONG_EDGE)
+    rgb = orient(fit_srgb(source, fitted_size(source.size, NORMALIZED_LONG_EDGE)), orientation)
     out = io.BytesIO()
     rgb.save(out, "JPEG", quality=NORMALIZED_QUALITY, exif=_minimal_exif(taken_raw, offset_raw))
     return NormalizedImage(
-        kind=kind,
-        mime_type=MIME_TYPES[kind],
-        extension=EXTENSIONS[kind],
+        kind=source.kind,
+        mime_type=MIME_TYPES[source.kind],
+        extension=EXTENSIONS[source.kind],
         md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
         size=len(data),
         width=width,
@@ -225,77 +200,6 @@ def _normalize_open(im: Image.Image, data: bytes, kind: ImageKind, zone: tzinfo)
         normalized_width=rgb.width,
         normalized_height=rgb.height,
     )
-
-
-def _draft_size(width: int, height: int) -> tuple[int, int]:
-    """The smallest size draft mode may decode to and still keep the long edge >= the cap."""
-    scale = NORMALIZED_LONG_EDGE / max(width, height)
-    if scale >= 1:
-        return width, height
-    return max(1, int(width * scale + 0.999)), max(1, int(height * scale + 0.999))
-
-
-def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
-    """8-bit sRGB RGB from any mode, alpha flattened onto white, ICC profile honoured."""
-    mode = im.mode
-    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-        im = im.convert("I").point(lambda v: v * (1 / 256)).convert("L")
-    elif mode == "F":
-        im = im.convert("L")
-    elif mode in ("P", "PA"):
-        im = im.convert("RGBA")
-    elif mode == "1":
-        im = im.convert("L")
-    elif mode not in ("RGB", "RGBA", "L", "LA", "CMYK", "RGBa", "La"):
-        im = im.convert("RGB")
-    if im.mode in ("RGBA", "LA", "RGBa", "La"):
-        im = _flatten(im)
-    if icc and not _is_srgb(icc):
-        converted = _apply_icc(im, icc)
-        if converted is not None:
-            return converted
-    return im if im.mode == "RGB" else im.convert("RGB")
-
-
-def _flatten(im: Image.Image) -> Image.Image:
-    base_mode = "L" if im.mode in ("LA", "La") else "RGB"
-    if im.mode in ("RGBa", "La"):
-        im = im.convert("RGBA" if base_mode == "RGB" else "LA")
-    background = Image.new(base_mode, im.size, 255 if base_mode == "L" else (255, 255, 255))
-    background.paste(im.convert(base_mode), mask=im.getchannel("A"))
-    return background
-
-
-def _is_srgb(icc: bytes) -> bool:
-    try:
-        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        return ImageCms.getProfileDescription(profile).strip().lower().startswith("srgb")
-    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
-        return False
-
-
-def _apply_icc(im: Image.Image, icc: bytes) -> Image.Image | None:
-    try:
-        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        converted = ImageCms.profileToProfile(
-            im,
-            source,
-            ImageCms.createProfile("sRGB"),
-            renderingIntent=ImageCms.Intent.PERCEPTUAL,
-            outputMode="RGB",
-        )
-    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
-        return None  # an unreadable or mismatched profile: plain conversion instead
-    return converted
-
-
-def _cap(im: Image.Image, long_edge: int) -> Image.Image:
-    largest = max(im.size)
-    if largest <= long_edge:
-        return im
-    scale = long_edge / largest
-    size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
-    return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
 def _capture_time(exif: Image.Exif, zone: tzinfo) -> tuple[datetime | None, str | None, str | None]:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from PIL import Image, ImageOps
 
 from sociallab.content.fonts import load_font
+from sociallab.content.render import logos
 from sociallab.content.render import text as textlib
 from sociallab.content.render.brand import RGBA, Brand
 from sociallab.content.render.paint import Stops, fill_gradient, fill_rect, rounded_mask, scale_alpha
@@ -25,8 +24,11 @@ from sociallab.content.templates.spec import (
     StatsLayer,
     TextLayer,
 )
+from sociallab.errors import PayloadTooLargeError, UnprocessableError, UnsupportedMediaTypeError
+from sociallab.logging import get_logger
 
 Box = tuple[int, int, int, int]
+log = get_logger(__name__)
 
 
 @dataclass
@@ -99,23 +101,15 @@ def draw_shape(scene: Scene, layer: ShapeLayer) -> None:
         fill_rect(scene.canvas, box, scene.brand.color(layer.fill), radius=layer.radius, opacity=layer.opacity)
 
 
-@lru_cache(maxsize=16)
-def _decoded_logo(blob: bytes, width: int, height: int) -> Image.Image:
-    """The logo fitted in `width` x `height` (cached by content: every post of a brand reuses it)."""
-    opened = Image.open(io.BytesIO(blob))
-    if opened.format == "JPEG":
-        opened.draft("RGB", (width, height))
-    image = ImageOps.exif_transpose(opened).convert("RGBA")
-    return ImageOps.contain(image, (width, height), Image.Resampling.LANCZOS)
-
-
 def _logo_image(logo: bytes | Image.Image, width: int, height: int) -> Image.Image | None:
-    try:
-        if isinstance(logo, bytes | bytearray):
-            return _decoded_logo(bytes(logo), width, height)
+    if not isinstance(logo, bytes | bytearray):
         return ImageOps.contain(logo.convert("RGBA"), (width, height), Image.Resampling.LANCZOS)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        return None  # a broken logo must not block the post; the layer is left empty
+    try:
+        return logos.fitted_logo(bytes(logo), width, height)
+    except (UnprocessableError, UnsupportedMediaTypeError, PayloadTooLargeError) as exc:
+        # A broken or oversized logo must not block the post: the layer falls back (monogram).
+        log.warning("logo not drawn", extra={"reason": exc.message})
+        return None
 
 
 def _place(inner: tuple[int, int], box: Box, align: str, valign: str) -> tuple[int, int]:
