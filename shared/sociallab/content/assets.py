@@ -62,10 +62,15 @@ class IngestResult:
     created: bool  # False: the same bytes were already an asset of this workspace
 
 
-def asset_paths(workspace_id: str, asset_id: str, extension: str) -> tuple[str, str]:
-    """(original path, normalised JPEG path) of an asset in storage."""
+def asset_paths(workspace_id: str, asset_id: str, extension: str) -> tuple[str, str, str]:
+    """(original, normalised JPEG, publishing rendition) paths of an asset in storage."""
     base = f"workspaces/{workspace_id}/assets/{asset_id}"
-    return f"{base}/original.{extension}", f"{base}/normalized.jpg"
+    return f"{base}/original.{extension}", f"{base}/normalized.jpg", f"{base}/publish.jpg"
+
+
+def stored_files(asset: Row) -> list[str]:
+    """Every file an asset row names in storage."""
+    return [p for p in (asset["original_path"], asset["normalized_path"], asset.get("rendition_path")) if p]
 
 
 def clean_tags(raw: list[str]) -> list[str]:
@@ -122,14 +127,18 @@ async def ingest_image(
             return IngestResult(await _merge(tx, existing, tags, match_id), created=False)
     image = await process_image(data, timezone=zone)
     asset_id = str(uuid.uuid4())  # a new version never reuses the paths of an older one
-    original_path, normalized_path = asset_paths(workspace_id, asset_id, image.extension)
+    original_path, normalized_path, rendition_path = asset_paths(workspace_id, asset_id, image.extension)
+    files = [original_path, normalized_path, rendition_path]
     await asyncio.gather(
         storage.put(original_path, data, image.mime_type),
         storage.put(normalized_path, image.normalized, "image/jpeg"),
+        storage.put(rendition_path, image.rendition, "image/jpeg"),
     )
-    row_params = _row_params(
-        asset_id, workspace_id, source, filename, image, original_path, normalized_path, tags, match_id
-    ) | {"uploaded_by": uploaded_by, "drive_source_id": drive_source_id, "drive_file_id": drive_file_id}
+    row_params = _row_params(asset_id, workspace_id, source, filename, image, files, tags, match_id) | {
+        "uploaded_by": uploaded_by,
+        "drive_source_id": drive_source_id,
+        "drive_file_id": drive_file_id,
+    }
     try:
         async with db.transaction() as tx:
             await tx.execute(QUERIES["lock_md5"], params)
@@ -142,11 +151,11 @@ async def ingest_image(
                     row_params |= _inherited(await _supersede(tx, workspace_id, drive_file_id), row_params)
                 row = await tx.fetch_one(QUERIES["insert_ready"], row_params)
     except AppError:
-        await _remove_objects(storage, [original_path, normalized_path])
+        await _remove_objects(storage, files)
         raise
     assert row is not None
     if existing is not None:
-        await _remove_objects(storage, [original_path, normalized_path])
+        await _remove_objects(storage, files)
         return IngestResult(row, created=False)
     return IngestResult(row, created=True)
 
@@ -183,8 +192,7 @@ async def prune_superseded(db: Database, workspace_id: str, *, storage: Storage,
     async with db.transaction() as tx:
         ids = [str(r["id"]) for r in await tx.fetch_all(QUERIES["lock_unused_superseded"], params)]
         gone = await tx.fetch_all(QUERIES["delete_unused_superseded"], params | {"ids": ids}) if ids else []
-    paths = [p for row in gone for p in (row["original_path"], row["normalized_path"]) if p]
-    await _remove_objects(storage, paths)
+    await _remove_objects(storage, [p for row in gone for p in stored_files(row)])
     return len(gone)
 
 
@@ -205,11 +213,11 @@ def _row_params(
     source: Source,
     filename: str | None,
     image: NormalizedImage,
-    original_path: str,
-    normalized_path: str,
+    files: list[str],
     tags: list[str],
     match_id: str | None,
 ) -> dict[str, Any]:
+    original_path, normalized_path, rendition_path = files
     return {
         "id": asset_id,
         "workspace_id": workspace_id,
@@ -220,6 +228,9 @@ def _row_params(
         "bytes": image.size,
         "original_path": original_path,
         "normalized_path": normalized_path,
+        "rendition_path": rendition_path,
+        "rendition_width": image.rendition_width,
+        "rendition_height": image.rendition_height,
         "width": image.width,
         "height": image.height,
         "taken_at": image.taken_at,
@@ -358,8 +369,7 @@ async def delete_asset(db: Database, asset_id: str, *, user_id: str, storage: St
         keep_files = await tx.fetch_val(QUERIES["used_by_a_post"], params)
         await tx.execute(QUERIES["delete_asset"], params)
     if not keep_files:  # a draft or a published post still shows these files
-        paths = [p for p in (row["original_path"], row["normalized_path"]) if p]
-        await _remove_objects(storage, paths)
+        await _remove_objects(storage, stored_files(row))
 
 
 async def record_drive_failure(

@@ -46,11 +46,13 @@ RETURNING *;
 -- Always a new row with its own storage paths: a ready asset's content never changes.
 INSERT INTO public.media_assets (
     id, workspace_id, source, drive_source_id, drive_file_id, original_filename, md5, mime_type, bytes,
-    original_path, normalized_path, width, height, taken_at, tags, match_id, status, error, uploaded_by
+    original_path, normalized_path, rendition_path, rendition_width, rendition_height, width, height, taken_at,
+    tags, match_id, status, error, uploaded_by
 ) VALUES (
     %(id)s::uuid, %(workspace_id)s::uuid, %(source)s::text, %(drive_source_id)s::uuid, %(drive_file_id)s::text,
     %(original_filename)s::text, %(md5)s::text, %(mime_type)s::text, %(bytes)s::bigint,
-    %(original_path)s::text, %(normalized_path)s::text, %(width)s::integer, %(height)s::integer,
+    %(original_path)s::text, %(normalized_path)s::text, %(rendition_path)s::text, %(rendition_width)s::integer,
+    %(rendition_height)s::integer, %(width)s::integer, %(height)s::integer,
     %(taken_at)s::timestamptz, %(tags)s::text[], %(match_id)s::uuid, 'ready', NULL, %(uploaded_by)s::uuid
 )
 RETURNING *;
@@ -110,7 +112,7 @@ LIMIT %(limit)s::integer;
 
 -- name: lock_for_delete
 -- The asset with the caller's role in its workspace (no row: not found or not a member).
-SELECT a.id, a.workspace_id, a.original_path, a.normalized_path, m.role
+SELECT a.id, a.workspace_id, a.original_path, a.normalized_path, a.rendition_path, m.role
 FROM public.media_assets a
 JOIN public.workspace_members m ON m.workspace_id = a.workspace_id AND m.user_id = %(user_id)s::uuid
 WHERE a.id = %(id)s::uuid
@@ -150,4 +152,4 @@ DELETE FROM public.media_assets a
 WHERE a.workspace_id = %(workspace_id)s::uuid AND a.id = ANY(%(ids)s::uuid[]) AND a.superseded_at IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM public.post_media pm WHERE pm.asset_id = a.id AND pm.workspace_id = a.workspace_id)
   AND NOT EXISTS (SELECT 1 FROM public.workspaces w WHERE w.id = a.workspace_id AND w.logo_asset_id = a.id)
-RETURNING a.original_path, a.normalized_path;
+RETURNING a.original_path, a.normalized_path, a.rendition_path;

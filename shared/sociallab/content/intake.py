@@ -52,6 +52,9 @@ from sociallab.errors import PayloadTooLargeError, UnprocessableError, Unsupport
 MAX_BYTES = 40 * 1024 * 1024
 NORMALIZED_LONG_EDGE = 2560
 NORMALIZED_QUALITY = 90
+# Instagram's image specification: JPEG, sRGB, 320 to 1,440 px wide, 8 MB at most. 1,080 is what it shows.
+PUBLISH_WIDTH = 1080
+PUBLISH_QUALITY = 90
 
 MIME_TYPES: dict[str, str] = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "heic": "image/heic"}
 EXTENSIONS: dict[str, str] = {"jpeg": "jpg", "png": "png", "webp": "webp", "heic": "heic"}
@@ -84,6 +87,9 @@ class NormalizedImage:
     normalized: bytes  # sRGB JPEG
     normalized_width: int
     normalized_height: int
+    rendition: bytes  # what Instagram receives when the photo is posted as it is: sRGB JPEG, <= PUBLISH_WIDTH wide
+    rendition_width: int
+    rendition_height: int
 
 
 def check_size(size: int | None) -> None:
@@ -167,6 +173,17 @@ async def process_image(data: bytes, *, timezone: str | tzinfo = "UTC") -> Norma
     return await decode_budget().run(cost, functools.partial(normalize_image, data, timezone=timezone))
 
 
+def _rendition(rgb: Image.Image) -> tuple[bytes, int, int]:
+    """Instagram's copy of a normalised photo: at most PUBLISH_WIDTH wide, sRGB JPEG, no metadata (a 1,080 px
+    JPEG at this quality stays far below Instagram's 8 MB)."""
+    if rgb.width > PUBLISH_WIDTH:
+        height = max(1, round(rgb.height * PUBLISH_WIDTH / rgb.width))
+        rgb = rgb.resize((PUBLISH_WIDTH, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    out = io.BytesIO()
+    rgb.save(out, "JPEG", quality=PUBLISH_QUALITY, optimize=True)
+    return out.getvalue(), rgb.width, rgb.height
+
+
 def _zone(value: str | tzinfo) -> tzinfo:
     if isinstance(value, tzinfo):
         return value
@@ -187,6 +204,7 @@ def _normalize(source: Source, data: bytes, zone: tzinfo) -> NormalizedImage:
     rgb = orient(fit_srgb(source, fitted_size(source.size, NORMALIZED_LONG_EDGE)), orientation)
     out = io.BytesIO()
     rgb.save(out, "JPEG", quality=NORMALIZED_QUALITY, exif=_minimal_exif(taken_raw, offset_raw))
+    rendition, rendition_width, rendition_height = _rendition(rgb)
     return NormalizedImage(
         kind=source.kind,
         mime_type=MIME_TYPES[source.kind],
@@ -199,6 +217,9 @@ def _normalize(source: Source, data: bytes, zone: tzinfo) -> NormalizedImage:
         normalized=out.getvalue(),
         normalized_width=rgb.width,
         normalized_height=rgb.height,
+        rendition=rendition,
+        rendition_width=rendition_width,
+        rendition_height=rendition_height,
     )
 
 

@@ -139,7 +139,9 @@ async def resolve_images(tx: Tx, workspace_id: str, images: Sequence[PostImage])
             raise _invalid(field, "An image needs a photo or a file.", "missing")
         if asset["status"] != "ready":
             raise _invalid(field, f"This photo is not ready ({asset['status']}).", "asset_not_ready")
-        resolved.append(PostImage(str(asset["id"]), asset["normalized_path"], asset["width"], asset["height"]))
+        resolved.append(
+            PostImage(str(asset["id"]), asset["publish_path"], asset["publish_width"], asset["publish_height"])
+        )
     return resolved
 
 

@@ -15,7 +15,10 @@ FROM instagram_accounts
 WHERE id = %(account_id)s::uuid AND workspace_id = %(workspace_id)s::uuid;
 
 -- name: assets_in_workspace
-SELECT id, status, normalized_path, width, height
+-- What a photo posted as it is publishes: its rendition to Instagram's specification, or (imported before
+-- renditions existed) its normalised JPEG.
+SELECT id, status, coalesce(rendition_path, normalized_path) AS publish_path,
+       coalesce(rendition_width, width) AS publish_width, coalesce(rendition_height, height) AS publish_height
 FROM media_assets
 WHERE workspace_id = %(workspace_id)s::uuid AND id = ANY(%(asset_ids)s::uuid[]);
 

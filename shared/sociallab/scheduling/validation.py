@@ -31,6 +31,7 @@ MEDIA_TYPES = ("IMAGE", "CAROUSEL", "STORY")
 IMAGE_COUNTS = {"IMAGE": (1, 1), "STORY": (1, 1), "CAROUSEL": (2, 10)}
 FEED_RATIO = (4 / 5, 1.91)
 RATIO_TOLERANCE = 0.01
+MIN_WIDTH = 320  # Instagram's narrowest image; a wider one is published as a rendition (<= 1,080 px wide)
 
 HASHTAG = re.compile(r"(?<![\w#&])#(\w+)")
 MENTION = re.compile(r"(?<![\w.@])@([A-Za-z0-9._]{1,30})")
@@ -134,18 +135,25 @@ def image_problems(media_type: str, images: Sequence[ImageSize]) -> list[dict[st
         wanted = f"exactly {low}" if low == high else f"{low} to {high}"
         return [_detail("asset_ids", f"A {media_type.lower()} post has {wanted} images ({count}).", "image_count")]
     problems: list[dict[str, Any]] = []
-    if media_type != "STORY":
-        for index, image in enumerate(images):
-            if image.width and image.height:
-                ratio = image.width / image.height
-                if not FEED_RATIO[0] - RATIO_TOLERANCE <= ratio <= FEED_RATIO[1] + RATIO_TOLERANCE:
-                    problems.append(
-                        _detail(
-                            f"asset_ids.{index}",
-                            f"Feed images must be between 4:5 and 1.91:1 ({image.width}x{image.height}).",
-                            "aspect_ratio",
-                        )
-                    )
+    for index, image in enumerate(images):
+        if not (image.width and image.height):
+            continue
+        which = f"Image {index + 1} ({image.width}x{image.height})"
+        if image.width < MIN_WIDTH:
+            problems.append(
+                _detail(
+                    f"asset_ids.{index}", f"{which} is too small: Instagram needs {MIN_WIDTH} px wide.", "too_small"
+                )
+            )
+        ratio = image.width / image.height
+        if media_type != "STORY" and not FEED_RATIO[0] - RATIO_TOLERANCE <= ratio <= FEED_RATIO[1] + RATIO_TOLERANCE:
+            problems.append(
+                _detail(
+                    f"asset_ids.{index}",
+                    f"{which}: feed images must be between 4:5 and 1.91:1; crop it, or post it as a story.",
+                    "aspect_ratio",
+                )
+            )
     return problems
 
 
