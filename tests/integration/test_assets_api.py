@@ -138,7 +138,8 @@ async def test_concurrent_duplicate_uploads_make_one_asset(world: World) -> None
     [row] = await world.rows()
     root = Path(get_storage().root) / "media"  # type: ignore[attr-defined]
     stored = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
-    assert stored == sorted([row["original_path"], row["normalized_path"]])  # the losers' objects were removed
+    # the losers' objects were removed
+    assert stored == sorted([row["original_path"], row["normalized_path"], row["rendition_path"]])
 
 
 async def test_a_heic_from_a_phone_with_a_jpg_name_is_accepted(world: World) -> None:

@@ -159,7 +159,7 @@ async def test_an_approved_post_publishes_the_approved_bytes_after_the_drive_fil
     [v1] = await world.versions()
     post_id = await world.approved_post(str(v1["id"]))
     storage = get_storage()
-    approved = {path: await storage.get(v1[path]) for path in ("normalized_path", "original_path")}
+    approved = {path: await storage.get(v1[path]) for path in ("normalized_path", "original_path", "rendition_path")}
 
     sandbox.update_file(file_id, data=images.jpeg((1080, 1080), left=GREEN, right=GREEN))
     assert (await world.sync())["imported"] == 1
@@ -180,7 +180,7 @@ async def test_an_approved_post_publishes_the_approved_bytes_after_the_drive_fil
     result = await world.publish.run()
     assert result.published == 1
     [media] = world.publish.sandbox.published_media()
-    assert await fetch_published_image(media["image_urls"][0]) == approved["normalized_path"]
+    assert await fetch_published_image(media["image_urls"][0]) == approved["rendition_path"]
     assert (await world.publish.post(post_id))["status"] == "published"
 
 
