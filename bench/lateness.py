@@ -21,67 +21,23 @@ import asyncio
 import json
 import os
 import random
-import shutil
 import statistics
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import psycopg
 
 from bench._db import database
-from bench.publish import JPEG, serve
+from bench.publish import local_environment, seed, serve
 from sociallab.config import get_settings, reset_settings
-from sociallab.crypto import generate_key_setting
 from sociallab.db import Database
 from sociallab.dev.sandboxes.instagram import InstagramSandbox
-from sociallab.instagram.accounts import encrypt_token
 from sociallab.instagram.client import DEFAULT_TIMEOUT, InstagramClient
 from sociallab.publishing import PublishResult, publish_due
 from sociallab.storage import close_storage, get_storage
 
 TICK_SECONDS = 60
-
-
-async def seed(url: str, sandbox: InstagramSandbox, *, posts: int, accounts: int, start: datetime, seconds: int,
-               rng: random.Random) -> dict[str, datetime]:  # fmt: skip
-    """Accounts with tokens, and `posts` scheduled posts at random seconds in [start, start + seconds)."""
-    storage = get_storage()
-    times: dict[str, datetime] = {}
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        row = await (await conn.execute("INSERT INTO workspaces (name) VALUES ('Bench FC') RETURNING id")).fetchone()
-        assert row is not None
-        workspace = row[0]
-        ids = []
-        for n in range(accounts):
-            account_id, ig_user_id, token = uuid.uuid4(), f"17841{n:010d}", f"IGQbench{uuid.uuid4().hex}"
-            key_id, blob = encrypt_token(account_id, token)
-            await conn.execute(
-                "INSERT INTO instagram_accounts (id, workspace_id, ig_user_id, username, token_ciphertext,"
-                " token_key_id, token_expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (account_id, workspace, ig_user_id, f"club{n}", blob, key_id, start + timedelta(days=50)),
-            )
-            sandbox.add_account(ig_user_id=ig_user_id, username=f"club{n}", token=token)
-            ids.append(account_id)
-        for n in range(posts):
-            post_id, caption = uuid.uuid4(), f"bench post {n}"
-            at = start + timedelta(seconds=rng.randrange(seconds))
-            path = f"{workspace}/posts/{post_id}/0.jpg"
-            await storage.put(path, JPEG, "image/jpeg")
-            await conn.execute(
-                "INSERT INTO posts (id, workspace_id, instagram_account_id, status, media_type, caption, scheduled_at)"
-                " VALUES (%s, %s, %s, 'scheduled', 'IMAGE', %s, %s)",
-                (post_id, workspace, rng.choice(ids), caption, at),
-            )
-            await conn.execute(
-                "INSERT INTO post_media (post_id, workspace_id, position, storage_path, width, height)"
-                " VALUES (%s, %s, 0, %s, 1080, 1350)",
-                (post_id, workspace, path),
-            )
-            times[caption] = at
-    return times
 
 
 async def one_run(url: str) -> PublishResult:
@@ -119,35 +75,24 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
 
-    storage_dir = tempfile.mkdtemp(prefix="sociallab-bench-storage-")
-    os.environ.update(
-        {
-            "TOKEN_ENCRYPTION_KEY": generate_key_setting("bench"),
-            "STORAGE_BACKEND": "local",
-            "STORAGE_LOCAL_DIR": storage_dir,
-            "URL_SIGNING_KEY": "bench-url-signing-key",
-            "PUBLISHING_ENABLED": "true",
-        }
-    )
     sandbox = InstagramSandbox(latency=args.latency, container_ready_after=args.ready_after, calls_per_hour=10**6)
     rng = random.Random(args.seed)
     started = time.perf_counter()
-    try:
-        with database("bench_lateness") as url, serve(sandbox) as base_url:
-            os.environ.update({"DATABASE_URL": url, "INSTAGRAM_GRAPH_URL": base_url, "INSTAGRAM_OAUTH_URL": base_url})
-            reset_settings()
-            # The first minute boundary: far enough ahead for the seeding to be done by then.
-            start = (datetime.now(UTC) + timedelta(seconds=15)).replace(microsecond=0)
-            times = asyncio.run(
-                seed(url, sandbox, posts=args.posts, accounts=args.accounts, start=start,
-                     seconds=args.minutes * TICK_SECONDS, rng=rng)
-            )  # fmt: skip
-            results = asyncio.run(scheduler(url, start, args.minutes))
-            with psycopg.connect(url) as conn:
-                row = conn.execute("SELECT count(*) FROM posts WHERE status = 'published'").fetchone()
-                published = row[0] if row else 0
-    finally:
-        shutil.rmtree(storage_dir, ignore_errors=True)
+    # The first minute boundary: far enough ahead for the seeding to be done by then.
+    start = (datetime.now(UTC) + timedelta(seconds=15)).replace(microsecond=0)
+    seconds = args.minutes * TICK_SECONDS
+    schedule = [
+        (rng.randrange(args.accounts), start + timedelta(seconds=rng.randrange(seconds))) for _ in range(args.posts)
+    ]
+    times = {f"bench post {n}": at for n, (_, at) in enumerate(schedule)}
+    with local_environment(), database("bench_lateness") as url, serve(sandbox) as base_url:
+        os.environ.update({"DATABASE_URL": url, "INSTAGRAM_GRAPH_URL": base_url, "INSTAGRAM_OAUTH_URL": base_url})
+        reset_settings()
+        asyncio.run(seed(url, sandbox, accounts=args.accounts, schedule=schedule))
+        results = asyncio.run(scheduler(url, start, args.minutes))
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT count(*) FROM posts WHERE status = 'published'").fetchone()
+            published = row[0] if row else 0
     by_post = {
         media["caption"]: media["published_at"] - times[media["caption"]].timestamp()
         for media in sandbox.published_media()

@@ -100,14 +100,33 @@ def serve(sandbox: InstagramSandbox) -> Iterator[str]:
         sock.close()
 
 
-async def seed(url: str, sandbox: InstagramSandbox, posts: int, accounts: int) -> None:
-    """One workspace, `accounts` accounts with encrypted tokens, `posts` due single-image posts (stored)."""
+@contextmanager
+def local_environment() -> Iterator[None]:
+    """What publishing needs besides the database and Instagram: a token key and local storage."""
+    storage_dir = tempfile.mkdtemp(prefix="sociallab-bench-storage-")
+    os.environ.update(
+        {
+            "TOKEN_ENCRYPTION_KEY": generate_key_setting("bench"),
+            "STORAGE_BACKEND": "local",
+            "STORAGE_LOCAL_DIR": storage_dir,
+            "URL_SIGNING_KEY": "bench-url-signing-key",
+            "PUBLISHING_ENABLED": "true",
+        }
+    )
+    try:
+        yield
+    finally:
+        shutil.rmtree(storage_dir, ignore_errors=True)
+
+
+async def seed(url: str, sandbox: InstagramSandbox, *, accounts: int, schedule: list[tuple[int, datetime]]) -> None:
+    """One workspace, `accounts` accounts with encrypted tokens, and one scheduled single-image post (stored)
+    per (account number, time) of `schedule`, captioned `bench post <n>` in its order."""
     storage = get_storage()
-    now = datetime.now(UTC)
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        workspace = (
-            await (await conn.execute("INSERT INTO workspaces (name) VALUES ('Bench FC') RETURNING id")).fetchone()
-        )[0]  # type: ignore[index]
+        row = await (await conn.execute("INSERT INTO workspaces (name) VALUES ('Bench FC') RETURNING id")).fetchone()
+        assert row is not None
+        workspace = row[0]
         ids = []
         for n in range(accounts):
             account_id, ig_user_id, token = uuid.uuid4(), f"17841{n:010d}", f"IGQbench{uuid.uuid4().hex}"
@@ -115,18 +134,18 @@ async def seed(url: str, sandbox: InstagramSandbox, posts: int, accounts: int) -
             await conn.execute(
                 "INSERT INTO instagram_accounts (id, workspace_id, ig_user_id, username, token_ciphertext,"
                 " token_key_id, token_expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (account_id, workspace, ig_user_id, f"club{n}", blob, key_id, now + timedelta(days=50)),
+                (account_id, workspace, ig_user_id, f"club{n}", blob, key_id, datetime.now(UTC) + timedelta(days=50)),
             )
             sandbox.add_account(ig_user_id=ig_user_id, username=f"club{n}", token=token)
             ids.append(account_id)
-        for n in range(posts):
+        for n, (account, at) in enumerate(schedule):
             post_id = uuid.uuid4()
             path = f"{workspace}/posts/{post_id}/0.jpg"
             await storage.put(path, JPEG, "image/jpeg")
             await conn.execute(
                 "INSERT INTO posts (id, workspace_id, instagram_account_id, status, media_type, caption, scheduled_at)"
                 " VALUES (%s, %s, %s, 'scheduled', 'IMAGE', %s, %s)",
-                (post_id, workspace, ids[n % accounts], f"bench post {n}", now - timedelta(seconds=posts - n)),
+                (post_id, workspace, ids[account], f"bench post {n}", at),
             )
             await conn.execute(
                 "INSERT INTO post_media (post_id, workspace_id, position, storage_path, width, height)"
@@ -177,27 +196,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--concurrency", type=int, default=PublisherConfig().concurrency)
     args = parser.parse_args(argv)
 
-    storage_dir = tempfile.mkdtemp(prefix="sociallab-bench-storage-")
-    os.environ.update(
-        {
-            "TOKEN_ENCRYPTION_KEY": generate_key_setting("bench"),
-            "STORAGE_BACKEND": "local",
-            "STORAGE_LOCAL_DIR": storage_dir,
-            "URL_SIGNING_KEY": "bench-url-signing-key",
-            "PUBLISHING_ENABLED": "true",
-        }
-    )
     sandbox = InstagramSandbox(latency=args.latency, container_ready_after=args.ready_after, calls_per_hour=10**6)
-    try:
-        with database("bench_publish") as url, serve(sandbox) as base_url:
-            os.environ.update({"DATABASE_URL": url, "INSTAGRAM_GRAPH_URL": base_url, "INSTAGRAM_OAUTH_URL": base_url})
-            reset_settings()
-            asyncio.run(seed(url, sandbox, args.posts, args.accounts))
-            seconds, results = asyncio.run(_drain_and_close(url, args.runs, args.concurrency))
-            with psycopg.connect(url) as conn:
-                published = conn.execute("SELECT count(*) FROM posts WHERE status = 'published'").fetchone()[0]  # type: ignore[index]
-    finally:
-        shutil.rmtree(storage_dir, ignore_errors=True)
+    now = datetime.now(UTC)
+    schedule = [(n % args.accounts, now - timedelta(seconds=args.posts - n)) for n in range(args.posts)]
+    with local_environment(), database("bench_publish") as url, serve(sandbox) as base_url:
+        os.environ.update({"DATABASE_URL": url, "INSTAGRAM_GRAPH_URL": base_url, "INSTAGRAM_OAUTH_URL": base_url})
+        reset_settings()
+        asyncio.run(seed(url, sandbox, accounts=args.accounts, schedule=schedule))
+        seconds, results = asyncio.run(_drain_and_close(url, args.runs, args.concurrency))
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT count(*) FROM posts WHERE status = 'published'").fetchone()
+            published = row[0] if row else 0
     twice = sum(1 for count in sandbox.publishes_by_caption().values() if count > 1)
     api_calls = {k: v for k, v in sandbox.calls.items() if k != "total"}
     print(
