@@ -8,6 +8,7 @@ answer of any operation (it is what a path answers to a method it has no operati
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from pydantic import BaseModel
@@ -158,12 +159,16 @@ def _responses(route: Route, refs: dict[Any, Any]) -> dict[str, Any]:
     if route.status == 302:
         success["headers"] = {"Location": {"required": True, "schema": {"type": "string"}}}
     responses: dict[str, Any] = {
-        str(status): {"description": _DESCRIPTIONS.get(status, "OK"), **success}
-        for status in (route.status, *route.also)
+        str(status): {"description": _description(status), **success} for status in (route.status, *route.also)
     }
     error = {"content": {"application/json": {"schema": refs[(ErrorEnvelope, "serialization")]}}}
     for status in sorted(router_statuses(route) | set(route.errors)):
-        responses[str(status)] = {"description": _DESCRIPTIONS[status], **error}
+        responses[str(status)] = {"description": _description(status), **error}
     if "429" in responses:
         responses["429"]["headers"] = {"Retry-After": {"required": True, "schema": {"type": "integer", "minimum": 1}}}
     return responses
+
+
+def _description(status: int) -> str:
+    """What a status means here; any other valid HTTP status by its standard phrase (an invalid one raises)."""
+    return _DESCRIPTIONS.get(status) or HTTPStatus(status).phrase
