@@ -33,7 +33,7 @@ from bench.publish import local_environment, seed, serve
 from sociallab.config import get_settings, reset_settings
 from sociallab.db import Database
 from sociallab.dev.sandboxes.instagram import InstagramSandbox
-from sociallab.instagram.client import DEFAULT_TIMEOUT, InstagramClient
+from sociallab.instagram.client import InstagramClient, new_http_client
 from sociallab.publishing import PublishResult, publish_due
 from sociallab.storage import close_storage, get_storage
 
@@ -46,7 +46,7 @@ async def one_run(url: str) -> PublishResult:
     db = Database(url, max_size=10)
     await db.open()
     try:
-        async with httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, limits=httpx.Limits(max_connections=100)) as http:
+        async with new_http_client(limits=httpx.Limits(max_connections=100)) as http:
             return await publish_due(db, InstagramClient.from_settings(settings, http), storage=get_storage())
     finally:
         await db.close()

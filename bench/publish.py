@@ -44,7 +44,7 @@ from sociallab.crypto import generate_key_setting
 from sociallab.db import Database
 from sociallab.dev.sandboxes.instagram import InstagramSandbox
 from sociallab.instagram.accounts import encrypt_token
-from sociallab.instagram.client import DEFAULT_TIMEOUT, InstagramClient
+from sociallab.instagram.client import InstagramClient, new_http_client
 from sociallab.publishing import PublisherConfig, publish_due
 from sociallab.storage import close_storage, get_storage
 
@@ -157,7 +157,7 @@ async def seed(url: str, sandbox: InstagramSandbox, *, accounts: int, schedule: 
 async def drain(url: str, runs: int, concurrency: int) -> tuple[float, list[Any]]:
     settings = get_settings()
     pools = [counting_database(url, max_size=10) for _ in range(runs)]
-    https = [httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, limits=httpx.Limits(max_connections=200)) for _ in range(runs)]
+    https = [new_http_client(limits=httpx.Limits(max_connections=200)) for _ in range(runs)]
     for pool in pools:
         await pool.open()
     config = PublisherConfig(concurrency=concurrency)

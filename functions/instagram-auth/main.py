@@ -11,14 +11,13 @@ from datetime import datetime
 from uuid import UUID
 
 import functions_framework.aio
-import httpx
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from sociallab.db import get_db
 from sociallab.http import Call, RequestModel, Router
-from sociallab.instagram.client import DEFAULT_TIMEOUT, InstagramClient
+from sociallab.instagram.client import InstagramClient, new_http_client
 from sociallab.instagram.oauth import begin_login, complete_login, forward_callback
 
 router = Router("instagram-auth", description="Connect Instagram accounts (Instagram Login OAuth).")
@@ -62,7 +61,7 @@ class CallbackQuery(BaseModel):
 @router.get("/start", query=StartQuery, response=StartOut, role="owner")
 async def start(call: Call) -> StartOut:
     """Begin connecting an Instagram account: the URL of Instagram's consent page."""
-    async with httpx.AsyncClient(timeout=DEFAULT_TIMEOUT) as http:
+    async with new_http_client() as http:
         client = InstagramClient.from_settings(call.settings, http)
         async with get_db().transaction() as tx:
             url = await begin_login(
@@ -80,7 +79,7 @@ async def start(call: Call) -> StartOut:
 @router.post("/complete", body=CompleteBody, response=AccountOut, status=201, errors=(502,))
 async def complete(call: Call) -> AccountOut:
     """Finish connecting: the page Instagram sent the browser to hands over `code` and `state`."""
-    async with httpx.AsyncClient(timeout=DEFAULT_TIMEOUT) as http:
+    async with new_http_client() as http:
         connected = await complete_login(
             get_db(),
             InstagramClient.from_settings(call.settings, http),

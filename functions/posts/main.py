@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import functions_framework.aio
-import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
 from sociallab.db import get_db
 from sociallab.http import Call, Router
 from sociallab.instagram.accounts import get_cipher
-from sociallab.instagram.client import DEFAULT_TIMEOUT, InstagramClient
+from sociallab.instagram.client import InstagramClient, new_http_client
 from sociallab.publishing import settle_old_container
 from sociallab.scheduling import best_times, states
 from sociallab.scheduling import posts as post_service
@@ -102,7 +101,7 @@ async def update(call: Call) -> PostOut:
         async with get_db().transaction() as tx:
             post = await post_service.post_for_member(tx, call.params["post_id"], call.user_id, minimum="editor")
         if post["status"] == "failed" and post["container_id"]:
-            async with httpx.AsyncClient(timeout=DEFAULT_TIMEOUT) as http:
+            async with new_http_client() as http:
                 await settle_old_container(
                     get_db(),
                     InstagramClient.from_settings(call.settings, http),

@@ -6,14 +6,13 @@ POST /   (scheduler) -> {day, already_ran, considered, refreshed, reencrypted, r
 from __future__ import annotations
 
 import functions_framework.aio
-import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
 from sociallab.db import get_db
 from sociallab.http import Call, Router
 from sociallab.instagram import tokens
-from sociallab.instagram.client import DEFAULT_TIMEOUT, InstagramClient
+from sociallab.instagram.client import InstagramClient, new_http_client
 
 router = Router("refresh-tokens", schedule_seconds=24 * 3600, description="Refresh long-lived Instagram tokens.")
 
@@ -21,7 +20,7 @@ router = Router("refresh-tokens", schedule_seconds=24 * 3600, description="Refre
 @router.post("/", auth="scheduler", response=tokens.RefreshResult)
 async def run(call: Call) -> tokens.RefreshResult:
     """Refresh tokens >= 24 h old that expire within 15 days; once per day."""
-    async with httpx.AsyncClient(timeout=DEFAULT_TIMEOUT) as http:
+    async with new_http_client() as http:
         return await tokens.refresh_tokens(get_db(), InstagramClient.from_settings(call.settings, http))
 
 

@@ -41,12 +41,12 @@ import math
 import os
 import re
 import time
-from typing import Any
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from typing import TYPE_CHECKING, Any
 
 from sociallab.errors import AppError, AuthenticationError, ConfigurationError
+
+if TYPE_CHECKING:  # cryptography is loaded by the first TokenCipher (cold start: issue 7)
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 NONCE_BYTES = 12
 KEY_BYTES = 32
@@ -199,6 +199,8 @@ class TokenCipher:
         Raises:
             ValueError: no keys, a bad key id, a duplicate key id, or a key that is not 32 bytes.
         """
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         if not keys:
             raise ValueError("at least one key is required")
         self._keys: dict[str, AESGCM] = {}
@@ -269,6 +271,8 @@ class TokenCipher:
             DecryptionError: the key id is not configured (any more), or the blob is truncated,
                 tampered with, or bound to other associated data.
         """
+        from cryptography.exceptions import InvalidTag
+
         aead = self._keys.get(key_id)
         if aead is None:
             raise DecryptionError(

@@ -29,10 +29,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from sociallab.content.intake import NormalizedImage, process_image
 from sociallab.db import Database, Row, load_queries
 from sociallab.errors import (
     AppError,
@@ -45,6 +44,9 @@ from sociallab.errors import (
 from sociallab.jsonlimits import load_json
 from sociallab.logging import get_logger
 from sociallab.storage import Storage
+
+if TYPE_CHECKING:  # intake (Pillow) is loaded by the first photo taken in, not by listing (issue 7)
+    from sociallab.content.intake import NormalizedImage
 
 log = get_logger(__name__)
 QUERIES = load_queries(Path(__file__).with_name("assets.sql"))
@@ -125,6 +127,8 @@ async def ingest_image(
         existing = await tx.fetch_one(QUERIES["ready_by_md5"], params)
         if existing is not None:
             return IngestResult(await _merge(tx, existing, tags, match_id), created=False)
+    from sociallab.content.intake import process_image
+
     image = await process_image(data, timezone=zone)
     asset_id = str(uuid.uuid4())  # a new version never reuses the paths of an older one
     original_path, normalized_path, rendition_path = asset_paths(workspace_id, asset_id, image.extension)

@@ -30,7 +30,6 @@ from pydantic import BaseModel, Field, field_validator
 
 from sociallab.content import assets as asset_service
 from sociallab.content.captions import CaptionWriter
-from sociallab.content.decoding import MAX_PIXELS
 from sociallab.content.prompt import CaptionRequest
 from sociallab.content.selector import EngagementSource, select_template
 from sociallab.db import Database, Row, load_queries
@@ -317,5 +316,7 @@ def _logo_original_usable(asset: Row) -> bool:
     """Whether to draw a logo from its original: it keeps a PNG's or WebP's transparency, but one
     over its format's pixel ceiling (stored before the ceilings were lowered) is drawn from the
     normalised JPEG instead."""
+    from sociallab.content.decoding import MAX_PIXELS  # Pillow: only where an image is made
+
     kind = _TRANSPARENT_LOGO_KINDS.get(asset["mime_type"])
     return kind is not None and asset["width"] * asset["height"] <= MAX_PIXELS[kind]

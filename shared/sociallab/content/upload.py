@@ -17,7 +17,6 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 
-from sociallab.content.intake import MAX_BYTES, check_size
 from sociallab.errors import BadRequestError, RequestValidationError, UnsupportedMediaTypeError
 from sociallab.http.parsing import read_body
 
@@ -46,6 +45,8 @@ async def read_upload(request: Request) -> Upload:
     content_type, _ = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data":
         raise UnsupportedMediaTypeError("Send the photo as multipart/form-data.")
+    from sociallab.content.intake import MAX_BYTES  # Pillow: loaded by the first upload (issue 7)
+
     raw = await read_body(request, MAX_BYTES + FORM_OVERHEAD_BYTES)
     buffered = Request({k: v for k, v in request.scope.items() if k != "app"}, _replay(raw))
     try:
@@ -82,6 +83,8 @@ async def _fields(items: list[tuple[str, str | UploadFile]]) -> Upload:
         problems.append({"field": "file", "message": "Field required"})
     if problems or file is None or workspace_id is None:
         raise RequestValidationError("The upload is invalid.", details=problems)
+    from sociallab.content.intake import check_size
+
     check_size(file.size)
     data = await file.read()
     check_size(len(data))

@@ -35,7 +35,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from sociallab.content import assets
-from sociallab.content.intake import MAX_BYTES
 from sociallab.db import Database, Row, load_queries
 from sociallab.drive.client import DriveClient, DriveError, DriveTransientError
 from sociallab.errors import AppError, DependencyUnavailableError
@@ -202,6 +201,8 @@ async def import_file(importer: _Importer, source: Row, item: dict[str, Any], *,
         if failed is not None:  # settle it, so it is not retried again
             await _fail(db, source, item, "The same photo is already in the workspace.", transient=False)
         return "skipped"
+    from sociallab.content.intake import MAX_BYTES  # Pillow: only once a file is to be imported
+
     size = int(item["size"]) if str(item.get("size", "")).isdigit() else None
     if size is not None and size > MAX_BYTES:
         too_large = f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB."

@@ -4,6 +4,9 @@ User tokens are verified against the legacy HS256 secret (`SUPABASE_JWT_SECRET`)
 JWKS (ES256/RS256 at `{SUPABASE_URL}/auth/v1/.well-known/jwks.json`). The algorithm is taken from
 the key, never trusted from the token: `alg: none` is refused, and an HS256 token is only ever
 checked with the HS256 secret, so one signed with a public key cannot pass.
+
+PyJWT (and with it cryptography) and httpx are imported by the checks that use them, not with this
+module: a function whose routes take no tokens never loads them (cold start, issue 7).
 """
 
 from __future__ import annotations
@@ -13,14 +16,15 @@ import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
-import jwt
+from typing import TYPE_CHECKING, Any
 
 from sociallab.config import Settings
 from sociallab.errors import AuthenticationError, DependencyUnavailableError
 from sociallab.logging import get_logger
+
+if TYPE_CHECKING:
+    import httpx
+    import jwt
 
 log = get_logger(__name__)
 
@@ -106,6 +110,9 @@ class JwksCache:
         return age > self.ttl or (kid not in self._keys and age > self.min_refetch)
 
     async def _fetch(self) -> None:
+        import httpx
+        import jwt
+
         try:
             response = await self.client.get(self.url)
             response.raise_for_status()
@@ -124,13 +131,18 @@ class Authenticator:
 
     def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
         self.settings = settings
-        self.client = client or httpx.AsyncClient(timeout=httpx.Timeout(5.0))
-        self._supabase_jwks = (
-            JwksCache(f"{settings.supabase_url}/auth/v1/.well-known/jwks.json", self.client)
-            if settings.supabase_url
-            else None
-        )
-        self._google_jwks = JwksCache(settings.google_certs_url, self.client)
+        self._client = client
+        self._jwks: dict[str, JwksCache] = {}
+
+    def jwks(self, url: str) -> JwksCache:
+        """The key cache of `url`, made (with the HTTP client) when a token first needs it."""
+        if url not in self._jwks:
+            if self._client is None:
+                import httpx
+
+                self._client = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
+            self._jwks[url] = JwksCache(url, self._client)
+        return self._jwks[url]
 
     async def user(self, authorization: str | None) -> User:
         """The Supabase user of a bearer token.
@@ -144,8 +156,8 @@ class Authenticator:
         alg = header.get("alg")
         if alg == "HS256" and self.settings.supabase_jwt_secret:
             key: Any = self.settings.supabase_jwt_secret.get_secret_value()
-        elif alg in ASYMMETRIC_ALGORITHMS and self._supabase_jwks:
-            jwk = await self._supabase_jwks.key(header.get("kid"))
+        elif alg in ASYMMETRIC_ALGORITHMS and self.settings.supabase_url:
+            jwk = await self.jwks(f"{self.settings.supabase_url}/auth/v1/.well-known/jwks.json").key(header.get("kid"))
             if jwk.algorithm_name != alg:
                 raise AuthenticationError("The token's algorithm does not match its key.")
             key = jwk.key
@@ -175,7 +187,7 @@ class Authenticator:
             # the claims still have to name our audience and the scheduler's account.
             claims = _decode(token, None, "RS256", audience=audience, issuer=None, verify_signature=False)
         else:
-            jwk = await self._google_jwks.key(_unverified_header(token).get("kid"))
+            jwk = await self.jwks(self.settings.google_certs_url).key(_unverified_header(token).get("kid"))
             claims = _decode(token, jwk.key, "RS256", audience=audience, issuer=None)
         if claims.get("iss") not in GOOGLE_ISSUERS:
             raise AuthenticationError("The token was not issued by Google.")
@@ -196,6 +208,8 @@ class Authenticator:
 
 
 def _unverified_header(token: str) -> dict[str, Any]:
+    import jwt
+
     try:
         return jwt.get_unverified_header(token)
     except jwt.PyJWTError:
@@ -205,6 +219,8 @@ def _unverified_header(token: str) -> dict[str, Any]:
 def _decode(
     token: str, key: Any, alg: str, *, audience: str, issuer: str | None, verify_signature: bool = True
 ) -> dict[str, Any]:
+    import jwt
+
     options: Any = {"require": ["exp", "sub", "aud"], "verify_signature": verify_signature}
     if not verify_signature:  # PyJWT turns the claim checks off with the signature check unless asked
         options.update(verify_exp=True, verify_aud=True, verify_iat=True, verify_nbf=True)

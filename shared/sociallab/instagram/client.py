@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
-
-import httpx
 
 from sociallab.config import Settings
 from sociallab.errors import ConfigurationError
@@ -48,16 +46,26 @@ from sociallab.instagram.models import (
 from sociallab.instagram.usage import Usage, parse_usage
 from sociallab.logging import get_logger
 
+if TYPE_CHECKING:  # httpx is loaded when a client is made (cold start: issue 7)
+    import httpx
+
 __all__ = ["InstagramClient", "MediaType", "Profile", "PublishingLimit", "RecentMedia", "TokenGrant", "Usage"]
 
 MediaType = Literal["IMAGE", "CAROUSEL", "STORIES"]
 PROFILE_FIELDS = "user_id,username,name,account_type,profile_picture_url,followers_count"
 RECENT_MEDIA_FIELDS = "id,caption,timestamp,permalink"
 MAX_MEDIA_PAGE = 100
-DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+TIMEOUT_SECONDS, CONNECT_TIMEOUT_SECONDS = 10.0, 5.0
 _MAX_REMEMBERED = 10_000
 
 log = get_logger(__name__)
+
+
+def new_http_client(**options: Any) -> httpx.AsyncClient:
+    """An HTTP client with the Graph API's timeouts (`options` go to `httpx.AsyncClient`)."""
+    import httpx
+
+    return httpx.AsyncClient(timeout=httpx.Timeout(TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS), **options)
 
 
 def _token_key(token: str) -> str:
@@ -91,7 +99,7 @@ class InstagramClient:
         """A client configured from `settings` (app id/secret optional until an OAuth method is called)."""
         secret = settings.instagram_app_secret.get_secret_value() if settings.instagram_app_secret else None
         return cls(
-            http or httpx.AsyncClient(timeout=DEFAULT_TIMEOUT),
+            http or new_http_client(),
             graph_url=settings.instagram_graph_url,
             oauth_url=settings.instagram_oauth_url,
             api_version=settings.instagram_api_version,
@@ -421,6 +429,8 @@ class InstagramClient:
             account = self._owner.get(_token_key(token))
         elif account is not None and token is not None:
             self._remember(_token_key(token), account)
+        import httpx
+
         try:
             response = await self._http.request(method, url, params=params, data=data)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:

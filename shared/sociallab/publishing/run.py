@@ -25,13 +25,11 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-import httpx
-
 from sociallab.config import Settings, get_settings
 from sociallab.db import Database
 from sociallab.errors import AppError
 from sociallab.instagram.accounts import get_cipher
-from sociallab.instagram.client import DEFAULT_TIMEOUT, InstagramClient
+from sociallab.instagram.client import InstagramClient, new_http_client
 from sociallab.logging import get_logger, log_context
 from sociallab.publishing.config import PublisherConfig, PublishHooks, PublishResult
 from sociallab.publishing.context import Outcome, RunContext
@@ -201,6 +199,6 @@ async def run_publish_due(
     """
     settings = settings or get_settings()
     config = config or PublisherConfig(retry_window_seconds=settings.publish_retry_window_seconds)
-    async with httpx.AsyncClient(timeout=DEFAULT_TIMEOUT) as http:
+    async with new_http_client() as http:
         client = InstagramClient.from_settings(settings, http)
         return await publish_due(db, client, storage=storage, settings=settings, config=config)

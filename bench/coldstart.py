@@ -1,0 +1,120 @@
+"""`python -m bench coldstart [--runs N] [--functions a,b]`: how long a new instance of each function
+takes from a fresh interpreter to its first answer (issue 7.4).
+
+Per run, a new Python process loads `functions/<name>/main.py` the way Cloud Run's functions-framework
+does (`functions_framework.aio.create_asgi_app`, the same app object it serves) and answers one
+`GET /healthz` through that ASGI app, in process (no socket). /healthz is the cheapest real route: it
+reads the settings, opens the database pool and runs `SELECT 1` on a local PostgreSQL (loopback), which
+any first request pays too; it needs no token, so what a user or scheduler route loads on its first
+call (JWT, google-auth) is not counted.
+
+Prints one JSON line per function:
+{"bench": "coldstart.<function>", "runs": N, "p50_ms", "p95_ms", "import_ms", "request": "GET /healthz"}
+`p50_ms`/`p95_ms`: from starting the process to the answer; `import_ms` (median): loading the entry
+point, framework included, measured inside the process (interpreter start-up excluded).
+Uses DATABASE_URL (a server it may create a database on) or starts an embedded PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench._db import ROOT, database
+
+FUNCTIONS = ROOT / "functions"
+
+# Runs in the fresh interpreter: argv = target, source, the parent's clock at spawn, result file.
+CHILD = """
+import time
+started = time.perf_counter()
+import asyncio, json, sys
+from functions_framework.aio import create_asgi_app
+app = create_asgi_app(sys.argv[1], sys.argv[2])
+loaded = time.perf_counter()
+
+async def get(path):
+    sent = []
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+    async def send(message):
+        sent.append(message)
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+             "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
+             "headers": [(b"host", b"localhost")], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8080)}
+    await app(scope, receive, send)
+    return sent[0]["status"]
+
+# Not asyncio.run: its clean-up would wait for the pool's background connection tasks.
+status = asyncio.new_event_loop().run_until_complete(get("/healthz"))
+answered = time.time()
+with open(sys.argv[4], "w") as out:
+    json.dump({"status": status, "import_ms": (loaded - started) * 1000,
+               "total_ms": (answered - float(sys.argv[3])) * 1000}, out)
+import os
+os._exit(0)  # the measurement is done; interpreter teardown (pool threads, atexit) is not part of it
+"""
+
+# What Terraform gives every function (infra/functions.tf), with stand-in secret values.
+ENVIRONMENT = {
+    "LOG_EXECUTION_ID": "true",
+    "LOG_LEVEL": "INFO",
+    "STORAGE_BACKEND": "local",
+    "SUPABASE_URL": "http://127.0.0.1:9",
+    "SUPABASE_JWT_SECRET": "bench-coldstart-jwt-secret-long-enough",
+    "SCHEDULER_SECRET": "bench-coldstart-scheduler-secret",
+    "WEBHOOK_SECRET": "bench-coldstart-webhook-secret",
+    "URL_SIGNING_KEY": "bench-coldstart-url-signing-key",
+    "DB_POOL_MAX_SIZE": "2",
+}
+
+
+def one_run(name: str, env: dict[str, str], scratch: Path) -> dict[str, float]:
+    main = FUNCTIONS / name / "main.py"
+    result = scratch / f"{name}.json"
+    spawned = time.time()
+    args = [sys.executable, "-c", CHILD, name.replace("-", "_"), str(main), repr(spawned), str(result)]
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0 or not result.exists():
+        raise RuntimeError(f"{name}: the run failed\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    measured: dict[str, float] = json.loads(result.read_text())
+    result.unlink()
+    if measured["status"] != 200:
+        raise RuntimeError(f"{name}: /healthz answered {measured['status']}\n{done.stdout[-3000:]}")
+    return measured
+
+
+def nearest_rank(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench coldstart")
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--functions", help="comma-separated names (default: every folder of functions/)")
+    args = parser.parse_args(argv)
+    names = args.functions.split(",") if args.functions else sorted(p.parent.name for p in FUNCTIONS.glob("*/main.py"))
+    with database("bench_coldstart") as url, tempfile.TemporaryDirectory() as scratch:
+        env = {**os.environ, **ENVIRONMENT, "DATABASE_URL": url, "STORAGE_LOCAL_DIR": scratch}
+        for name in names:
+            runs = [one_run(name, env, Path(scratch)) for _ in range(args.runs)]
+            totals = [run["total_ms"] for run in runs]
+            line = {
+                "bench": f"coldstart.{name}",
+                "runs": len(runs),
+                "p50_ms": round(statistics.median(totals), 1),
+                "p95_ms": round(nearest_rank(totals, 0.95), 1),
+                "import_ms": round(statistics.median(run["import_ms"] for run in runs), 1),
+                "request": "GET /healthz",
+            }
+            print(json.dumps(line), flush=True)
+    return 0
