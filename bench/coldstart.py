@@ -82,7 +82,7 @@ def one_run(name: str, env: dict[str, str], scratch: Path) -> dict[str, float]:
     result = scratch / f"{name}.json"
     spawned = time.time()
     args = [sys.executable, "-c", CHILD, name.replace("-", "_"), str(main), repr(spawned), str(result)]
-    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)  # noqa: S603 (our own code)
     if done.returncode != 0 or not result.exists():
         raise RuntimeError(f"{name}: the run failed\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     measured: dict[str, float] = json.loads(result.read_text())

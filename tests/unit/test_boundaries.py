@@ -37,6 +37,7 @@ NOT_DEPLOYED = {
 HEAVY = ("jwt", "cryptography", "PIL", "pillow_heif", "google.genai", "google.auth", "boto3")
 ENTRY_POINTS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/main.py"))
 
+
 def module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE_ROOT).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -154,7 +155,6 @@ def test_the_probe_sees_what_an_entry_point_loads(tmp_path: Path) -> None:
         "@functions_framework.aio.http\nasync def heavy(request):\n    return None\n"
     )
     assert loaded_from(modules_loaded_by(main), (*HEAVY, DEV)) == ["PIL", DEV]
-
 
 
 @pytest.mark.parametrize("name", ENTRY_POINTS)
