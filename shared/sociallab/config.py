@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -75,6 +76,9 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = 120
     max_body_bytes: int = 1_000_000
     log_level: str = "INFO"
+    # The Google Cloud project, for Cloud Logging's trace field (Terraform sets it; Cloud Run functions
+    # does not on current runtimes). Unset: log lines carry no trace field.
+    google_cloud_project: str | None = None
     port: int = 8080
 
     @field_validator("supabase_url", "public_base_url", "instagram_graph_url", "instagram_oauth_url")
@@ -109,13 +113,11 @@ class Settings(BaseSettings):
         return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
 
     def secret_values(self) -> list[str]:
-        """Every configured secret, for the log redactor."""
-        values = []
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if isinstance(value, SecretStr) and len(value.get_secret_value()) >= 6:
-                values.append(value.get_secret_value())
-        return values
+        """Every configured secret, for the log redactor (DATABASE_URL's password too)."""
+        values = [value.get_secret_value() for value in vars(self).values() if isinstance(value, SecretStr)]
+        if self.database_url and "://" in self.database_url:
+            values.append(urlsplit(self.database_url).password or "")
+        return [value for value in values if len(value) >= 6]
 
 
 def _is_set(value: Any) -> bool:

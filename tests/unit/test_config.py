@@ -52,3 +52,9 @@ def test_issuer_defaults_to_the_supabase_auth_url() -> None:
     assert Settings(supabase_url="https://p.supabase.co/").expected_issuer == "https://p.supabase.co/auth/v1"
     assert Settings(jwt_issuer="custom").expected_issuer == "custom"
     assert Settings().expected_issuer is None
+
+
+def test_the_database_password_is_listed_for_redaction() -> None:
+    settings = Settings(database_url="postgresql://postgres.ref:pooler-pass-4711@pooler.example:6543/postgres")
+    assert settings.secret_values() == ["pooler-pass-4711"]
+    assert Settings(database_url="host=/tmp dbname=x").secret_values() == []

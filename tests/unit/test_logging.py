@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import logging.config
 
 import pytest
 
@@ -85,18 +86,53 @@ def test_exceptions_are_logged_with_their_traceback(captured: io.StringIO) -> No
     assert "ValueError: boom" in str(entry["exception"])
 
 
-def test_configure_installs_one_json_handler() -> None:
+def test_configure_installs_one_json_handler_and_survives_a_framework_dict_config() -> None:
     stream = io.StringIO()
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     try:
-        slog._configured = False
         slog.configure("debug", stream)
         slog.configure("info", stream)
-        assert len(root.handlers) == 1
-        logging.getLogger("sociallab.x").info("hello")
-        assert json.loads(stream.getvalue())["message"] == "hello"
+        assert sum(isinstance(h, slog.JsonLinesHandler) for h in root.handlers) == 1
+        logger = logging.getLogger("sociallab.x")
+        logger.info("hello")
+        # What functions-framework does after loading an entry point when LOG_EXECUTION_ID is set.
+        logging.config.dictConfig(
+            {"version": 1, "handlers": {"h": {"class": "logging.StreamHandler"}}, "root": {"level": "WARNING"}}
+        )
+        slog.ensure_configured()
+        logger.info("again")
+        assert [json.loads(line)["message"] for line in stream.getvalue().splitlines()] == ["hello", "again"]
     finally:
         root.handlers, _ = saved
         root.setLevel(saved[1])
-        slog._configured = False
+
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+@pytest.mark.parametrize(
+    ("traceparent", "cloud", "expected"),
+    [
+        (f"00-{TRACE_ID}-00f067aa0ba902b7-01", None, {"span": "00f067aa0ba902b7", "sampled": True}),
+        (None, f"{TRACE_ID}/17;o=0", {"span": "0000000000000011", "sampled": False}),
+        (None, TRACE_ID, {"sampled": False}),
+        (f"00-{TRACE_ID}-00f067aa0ba902b7-00", f"{'1' * 32}/1;o=1", {"span": "00f067aa0ba902b7", "sampled": False}),
+        ("garbage", "not-a-trace", None),
+        (f"00-{'0' * 32}-00f067aa0ba902b7-01", None, None),
+    ],
+)
+def test_trace_fields_come_from_either_header(
+    traceparent: str | None, cloud: str | None, expected: dict[str, object] | None
+) -> None:
+    fields = slog.trace_fields(traceparent, cloud, "proj-1")
+    if expected is None:
+        assert fields == {}
+        return
+    assert fields[slog.TRACE] == f"projects/proj-1/traces/{TRACE_ID}"
+    assert fields[slog.SAMPLED] is expected["sampled"]
+    assert fields.get(slog.SPAN) == expected.get("span")
+
+
+def test_no_trace_field_without_a_project_id() -> None:
+    assert slog.trace_fields(f"00-{TRACE_ID}-00f067aa0ba902b7-01", None, None) == {}

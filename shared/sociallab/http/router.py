@@ -37,7 +37,14 @@ from sociallab.errors import AppError, AuthenticationError, MethodNotAllowedErro
 from sociallab.http.auth import Authenticator, User
 from sociallab.http.parsing import parse_headers, parse_json_body, parse_query
 from sociallab.http.responses import error_response, request_id_for, to_response
-from sociallab.logging import get_logger, log_context
+from sociallab.logging import (
+    configure_function,
+    ensure_configured,
+    get_logger,
+    log_context,
+    trace_fields,
+    trace_project,
+)
 
 log = get_logger(__name__)
 
@@ -121,7 +128,11 @@ def authenticator(settings: Settings) -> Authenticator:
 
 
 class Router:
+    """The routes of one function. Making it sets up the function's logging (JSON lines, secrets
+    redacted): an entry point needs nothing else for its logs (`sociallab.logging.configure_function`)."""
+
     def __init__(self, function: str, *, schedule_seconds: int | None = None, description: str = "") -> None:
+        configure_function(function)
         self.function = function
         self.schedule_seconds = schedule_seconds  # the local cron's cadence for scheduler-triggered functions
         self.description = description
@@ -212,7 +223,10 @@ class Router:
         request_id = request_id_for(request)
         path = function_path(request)
         started = time.perf_counter()
-        with log_context(request_id=request_id, function=self.function):
+        ensure_configured()
+        headers = request.headers
+        trace = trace_fields(headers.get("traceparent"), headers.get("x-cloud-trace-context"), trace_project())
+        with log_context(request_id=request_id, function=self.function, **trace):
             try:
                 route, params = self.match(request.method, path)
                 call = await self._prepare(request, request_id, route, params)
