@@ -1,8 +1,12 @@
 # Cloud Scheduler stands in for cron: POST {} with a Google OIDC token signed as the scheduler's
-# service account, audience = the function's URL (the same value as its SCHEDULER_AUDIENCE).
+# service account, audience = the function's URL (the same value as its SCHEDULER_AUDIENCE); a job
+# in `schedule_paths` calls that route below the URL (the audience stays the URL).
 # Overlapping runs are safe by design (row claims with SKIP LOCKED, leases), so ticks never wait.
 
 locals {
+  # A job calls its function's URL, or this route below it (the function serves other callers too).
+  schedule_paths = { "generate-content" = "/webhook/pickup" }
+
   schedules = {
     "publish-due" = {
       cron        = "* * * * *"
@@ -15,6 +19,12 @@ locals {
       deadline    = "540s"
       retries     = 0
       description = "Import new photos from every connected Drive folder"
+    }
+    "generate-content" = {
+      cron        = "*/5 * * * *"
+      deadline    = "180s" # > its 120 s timeout
+      retries     = 0      # the next tick is the retry
+      description = "Finish match-webhook deliveries whose work did not finish (instance throttled or gone)"
     }
     "insights-sync" = {
       cron        = "7 * * * *"
@@ -56,7 +66,7 @@ resource "google_cloud_scheduler_job" "job" {
 
   http_target {
     http_method = "POST"
-    uri         = local.run_url[each.key]
+    uri         = "${local.run_url[each.key]}${lookup(local.schedule_paths, each.key, "")}"
     body        = base64encode("{}")
     headers     = { "Content-Type" = "application/json" }
 

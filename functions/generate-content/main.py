@@ -1,8 +1,10 @@
 """generate-content: a branded image + caption -> a draft post (API.md "generate-content").
 
 `POST /` (editor) composes from the request; `POST /webhook` (Supabase database webhook on
-`matches`, X-Webhook-Secret) records the delivery, answers at once and does the work after the
-response (see `sociallab.content.webhook`: deployed with CPU always allocated).
+`matches`, X-Webhook-Secret) records the delivery with its work, answers at once and starts the work;
+`POST /webhook/pickup` (Cloud Scheduler, every 5 minutes) finishes the deliveries whose work did not
+finish within its lease, e.g. because the platform throttled the instance after the answer (see
+`sociallab.content.webhook`).
 """
 
 from __future__ import annotations
@@ -14,12 +16,17 @@ from starlette.responses import Response
 from sociallab.config import get_settings
 from sociallab.content.captions import CaptionWriter
 from sociallab.content.generate import GenerateBody, GenerateOut, Generator
-from sociallab.content.webhook import MatchWebhook, MatchWebhookHandler, WebhookAck
+from sociallab.content.webhook import MatchWebhook, MatchWebhookHandler, PickupResult, WebhookAck
 from sociallab.db import get_db
 from sociallab.http import Call, Router
 from sociallab.storage import get_storage
 
-router = Router("generate-content", description="Templates, composition and captions into draft posts.")
+router = Router(
+    "generate-content",
+    schedule_seconds=5 * 60,
+    schedule_path="/webhook/pickup",
+    description="Templates, composition and captions into draft posts.",
+)
 
 
 def generator() -> Generator:
@@ -40,6 +47,12 @@ async def generate(call: Call) -> GenerateOut:
 async def match_webhook(call: Call) -> WebhookAck:
     """Supabase webhook on `matches`: finished -> match_result draft; new match -> matchday post."""
     return await webhooks.accept(call.body)
+
+
+@router.post("/webhook/pickup", auth="scheduler", response=PickupResult)
+async def pickup_deliveries(call: Call) -> PickupResult:
+    """Finish the webhook deliveries whose work did not finish within its lease (Cloud Scheduler)."""
+    return await webhooks.pickup()
 
 
 @functions_framework.aio.http

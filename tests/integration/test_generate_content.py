@@ -3,6 +3,7 @@ the built-in templates, captions from the template or the fake Gemini, and the m
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import io
 import json
@@ -24,8 +25,17 @@ from PIL import Image, ImageStat
 
 from sociallab.config import get_settings, reset_settings
 from sociallab.content.templates import sync_builtin_templates
-from sociallab.content.webhook import MatchWebhook, MatchWebhookHandler, delivery_key, matchday_slot, plan
-from sociallab.db import Database, Row
+from sociallab.content.webhook import (
+    LEASE_SECONDS,
+    MAX_ATTEMPTS,
+    MatchWebhook,
+    MatchWebhookHandler,
+    PickupResult,
+    delivery_key,
+    matchday_slot,
+    plan,
+)
+from sociallab.db import Database, Row, get_db
 from sociallab.dev.loader import load_function
 from sociallab.dev.server import build_app
 from sociallab.storage import close_storage, get_storage
@@ -339,6 +349,121 @@ async def test_the_webhook_needs_its_secret_and_ignores_other_changes(world: Wor
     )
     assert response.json()["action"] == "ignored"
     assert await world.db.fetch_val("SELECT count(*) FROM webhook_receipts") == 0
+
+
+# --- nothing is lost when the instance is throttled or dies after answering (issue 7.7) ----------
+
+
+class Clock:
+    """The time a handler sees; a test moves it instead of waiting."""
+
+    def __init__(self, *, ahead_seconds: float = 0) -> None:
+        self.now = datetime.now(UTC) + timedelta(seconds=ahead_seconds)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def finished_delivery(world: World, match: Row | None = None) -> MatchWebhook:
+    data = json.loads((EVENTS / "match_finished.json").read_text(encoding="utf-8"))
+    for part in ("record", "old_record"):
+        data[part] |= {"id": str((match or world.match)["id"]), "workspace_id": world.ws}
+    return MatchWebhook.model_validate(data)
+
+
+def handler(clock: Clock) -> MatchWebhookHandler:
+    """A webhook handler made of the deployed function's own parts, on the test's clock."""
+    module = sys.modules["sociallab_function_generate_content"]
+    return MatchWebhookHandler(generator=module.generator, database=get_db, clock=clock)
+
+
+async def accepted_then_died(webhooks: MatchWebhookHandler, delivery: MatchWebhook) -> None:
+    """Supabase got its answer; then the instance was throttled or gone before the work ran."""
+    assert (await webhooks.accept(delivery)).duplicate is False
+    for task in list(webhooks.tasks):
+        task.cancel()
+    await webhooks.drain()
+
+
+async def match_receipts(world: World) -> list[Row]:
+    return await world.db.fetch_all(
+        "SELECT delivery_key, attempts, processed_at, result FROM webhook_receipts"
+        " WHERE source = 'supabase.matches' ORDER BY received_at"
+    )
+
+
+async def test_a_delivery_whose_work_died_is_finished_by_the_next_pickup_exactly_once(world: World) -> None:
+    clock = Clock()
+    webhooks = handler(clock)
+    await accepted_then_died(webhooks, finished_delivery(world))
+    assert await world.posts() == []
+    clock.advance(LEASE_SECONDS - 1)
+    assert await webhooks.pickup() == PickupResult()  # its attempt may still be working: left alone
+    clock.advance(2)
+    assert await webhooks.pickup() == PickupResult(picked=1, completed=1)
+    assert await webhooks.pickup() == PickupResult()
+    [post] = await world.posts()
+    assert post["dedupe_key"] == f"match_result:{world.match['id']}"
+    [receipt] = await match_receipts(world)
+    assert (receipt["attempts"], receipt["result"]["post_id"]) == (2, str(post["id"]))
+
+
+async def test_the_scheduled_pickup_route_needs_the_scheduler_and_finishes_what_died(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCHEDULER_SECRET", "generate-test-scheduler-secret")
+    reset_settings()
+    await accepted_then_died(sys.modules["sociallab_function_generate_content"].webhooks, finished_delivery(world))
+    # Minutes pass: the lease of the attempt that answered runs out.
+    await world.db.execute("UPDATE webhook_receipts SET lease_expires_at = now() - interval '1 second'")
+    refused = await world.client.post("/generate-content/webhook/pickup", json={})
+    assert refused.status_code == 401
+    scheduler = {"Authorization": "Bearer generate-test-scheduler-secret"}
+    response = await world.client.post("/generate-content/webhook/pickup", json={}, headers=scheduler)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"picked": 1, "completed": 1, "given_up": 0}
+    assert len(await world.posts()) == 1
+
+
+async def test_two_pickups_racing_finish_each_delivery_once(world: World) -> None:
+    async with world.db.transaction() as tx:
+        other = await f.create_match(tx, world.ws, status="finished", opponent="Harbour City", home_score=0)
+    clock = Clock()
+    for match in (world.match, other):
+        await accepted_then_died(handler(clock), finished_delivery(world, match))
+    late = Clock(ahead_seconds=LEASE_SECONDS + 1)
+    first, second = await asyncio.gather(handler(late).pickup(), handler(late).pickup())
+    assert (first.picked + second.picked, first.completed + second.completed) == (2, 2)
+    posts = await world.posts()
+    assert sorted(p["dedupe_key"] for p in posts) == sorted(f"match_result:{m['id']}" for m in (world.match, other))
+    assert [r["attempts"] for r in await match_receipts(world)] == [2, 2]
+
+
+async def test_a_pickup_racing_the_late_original_makes_one_post_and_one_result(world: World) -> None:
+    original = handler(Clock())
+    assert (await original.accept(finished_delivery(world))).duplicate is False
+    [work] = original.tasks  # frozen past its lease, then running again alongside the pickup
+    recorded_by_original, picked = await asyncio.gather(work, handler(Clock(ahead_seconds=LEASE_SECONDS + 1)).pickup())
+    assert int(recorded_by_original) + picked.completed == 1
+    [post] = await world.posts()
+    [receipt] = await match_receipts(world)
+    assert receipt["processed_at"] is not None
+    assert str(post["id"]) in json.dumps(receipt["result"])
+
+
+async def test_a_delivery_whose_work_keeps_dying_is_given_up_and_recorded(world: World) -> None:
+    clock = Clock()
+    webhooks = handler(clock)
+    for _ in range(MAX_ATTEMPTS):  # delivered again after each lease ran out; died each time
+        await accepted_then_died(webhooks, finished_delivery(world))
+        clock.advance(LEASE_SECONDS + 1)
+    assert await webhooks.pickup() == PickupResult(picked=1, given_up=1)
+    assert await world.posts() == []
+    [receipt] = await match_receipts(world)
+    assert receipt["result"] == {"error": "interrupted_repeatedly", "attempts": MAX_ATTEMPTS}
 
 
 # --- the webhook's decisions (pure) ----------------------------------------------------------------

@@ -5,12 +5,15 @@
                                                           at the workspace's default time (local)
 
 Supabase's webhook times out after 1 s by default, and a Gemini caption alone can take longer, so
-`accept` only records the delivery (`webhook_receipts`, keyed by a hash of the payload) and answers;
-the work runs after the response in an asyncio task the module keeps referenced. Deployed, this
-needs CPU outside requests (Cloud Run "CPU always allocated" / `--no-cpu-throttling`); if the
-instance dies mid-way, the receipt stays unfinished and a redelivery after `STALE_SECONDS` runs it
-again. A post is made at most once per match and kind anyway: `posts.dedupe_key` is
-`match_result:<match id>` / `matchday:<match id>`.
+`accept` records the delivery with its work (`webhook_receipts`, keyed by a hash of the payload,
+leased for `LEASE_SECONDS` to the attempt that answers) and answers; the work then runs in an asyncio
+task the handler keeps referenced. Nothing relies on CPU after the response (issue 7.7): when the
+platform throttles the instance or it dies, the lease runs out with the receipt unfinished, and the
+next scheduled `pickup` (generate-content `POST /webhook/pickup`, every 5 minutes) takes it over and
+does the work inside its own request. Only the attempt holding the lease records the result, and a
+post is made at most once per match and kind anyway (`posts.dedupe_key` is `match_result:<match id>`
+/ `matchday:<match id>`), so a late original racing a pickup still makes one post. A delivery whose
+work was started `MAX_ATTEMPTS` times without finishing is given up and recorded as such.
 
 The payload only names the match: its row is read again, so a forged or stale payload cannot
 choose the workspace or the data.
@@ -21,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -41,7 +46,9 @@ log = get_logger(__name__)
 QUERIES = load_queries(Path(__file__).with_name("generate.sql"))
 
 SOURCE = "supabase.matches"
-STALE_SECONDS = 600
+LEASE_SECONDS = 180  # longer than an attempt inside a request can run (generate-content times out at 120 s)
+MAX_ATTEMPTS = 3
+PICKUP_BUDGET_SECONDS = 60  # a pickup starts no new delivery after this (the scheduler's deadline is 180 s)
 Action = Literal["match_result", "matchday", "ignored"]
 
 
@@ -61,6 +68,14 @@ class WebhookAck(BaseModel):
     received: bool = True
     duplicate: bool = False
     action: Action
+
+
+class PickupResult(BaseModel):
+    """What one pickup run did: deliveries taken over, finished by it, given up after MAX_ATTEMPTS."""
+
+    picked: int = 0
+    completed: int = 0
+    given_up: int = 0
 
 
 def delivery_key(payload: MatchWebhook) -> str:
@@ -107,7 +122,7 @@ class MatchWebhookHandler:
     generator: Callable[[], Generator]
     database: Callable[[], Database]
     clock: Callable[[], datetime] = times.utcnow
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    tasks: set[asyncio.Task[bool]] = field(default_factory=set)
 
     async def accept(self, payload: MatchWebhook) -> WebhookAck:
         """Record the delivery and start the work; a repeated delivery is acknowledged, not redone.
@@ -118,21 +133,55 @@ class MatchWebhookHandler:
         action, match_id = plan(payload, now=self.clock())
         if action == "ignored" or match_id is None:
             return WebhookAck(action="ignored")
-        key = delivery_key(payload)
-        params = {"source": SOURCE, "delivery_key": key, "now": self.clock(), "stale_seconds": STALE_SECONDS}
+        key, lease_id = delivery_key(payload), str(uuid.uuid4())
+        params = {
+            "source": SOURCE,
+            "delivery_key": key,
+            "now": self.clock(),
+            "work": Jsonb({"action": action, "match_id": match_id}),
+            "lease_id": lease_id,
+            "lease_seconds": LEASE_SECONDS,
+        }
         if await self.database().fetch_one(QUERIES["record_delivery"], params) is None:
             return WebhookAck(duplicate=True, action=action)
-        task = asyncio.create_task(self._process(action, match_id, key))
+        task = asyncio.create_task(self.process(action, match_id, key, lease_id))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return WebhookAck(action=action)
+
+    async def pickup(self) -> PickupResult:
+        """Do the work of deliveries recorded but not finished within their lease (the instance that
+        answered died or was throttled), one at a time, in this call.
+
+        Raises:
+            DependencyUnavailableError: the database is down (the next run tries again).
+        """
+        done = PickupResult()
+        started = time.monotonic()
+        while time.monotonic() - started < PICKUP_BUDGET_SECONDS:
+            lease_id = str(uuid.uuid4())
+            params = {"source": SOURCE, "now": self.clock(), "lease_id": lease_id, "lease_seconds": LEASE_SECONDS}
+            claimed = await self.database().fetch_one(QUERIES["claim_unfinished_delivery"], params)
+            if claimed is None:
+                break
+            done.picked += 1
+            key, work = claimed["delivery_key"], claimed["work"]
+            if claimed["attempts"] > MAX_ATTEMPTS:
+                log.error("match webhook given up", extra={"delivery_key": key, "attempts": claimed["attempts"]})
+                result = {"error": "interrupted_repeatedly", "attempts": claimed["attempts"] - 1}
+                done.given_up += await self._finish(key, lease_id, result)
+            elif await self.process(work["action"], work["match_id"], key, lease_id):
+                done.completed += 1
+        return done
 
     async def drain(self) -> None:
         """Wait for the work already started (tests, graceful shutdown)."""
         while self.tasks:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
 
-    async def _process(self, action: Action, match_id: str, key: str) -> None:
+    async def process(self, action: Action, match_id: str, key: str, lease_id: str) -> bool:
+        """Do a delivery's work under `lease_id`; whether its result was recorded (False: another
+        attempt took the delivery over meanwhile and records its own)."""
         result: dict[str, Any]
         with log_context(match_id=match_id, webhook=SOURCE):
             try:
@@ -145,8 +194,14 @@ class MatchWebhookHandler:
             except Exception:
                 log.exception("match webhook work crashed")
                 result = {"error": "internal_error"}
-            params = {"source": SOURCE, "delivery_key": key, "now": self.clock(), "result": Jsonb(result)}
-            await self.database().execute(QUERIES["finish_delivery"], params)
+            return await self._finish(key, lease_id, result)
+
+    async def _finish(self, key: str, lease_id: str, result: dict[str, Any]) -> bool:
+        params = {"source": SOURCE, "delivery_key": key, "now": self.clock(), "lease_id": lease_id}
+        if await self.database().fetch_one(QUERIES["finish_delivery"], {**params, "result": Jsonb(result)}) is None:
+            log.info("match webhook finished by another attempt", extra={"delivery_key": key})
+            return False
+        return True
 
     async def _generate(self, action: Action, match_id: str) -> dict[str, Any]:
         match = await self.database().fetch_one(QUERIES["match_by_id"], {"match_id": match_id})

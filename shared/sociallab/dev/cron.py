@@ -21,6 +21,7 @@ log = get_logger(__name__)
 class Job:
     function: str
     every_seconds: int
+    path: str = "/"
 
 
 def next_run(now: float, every_seconds: int) -> float:
@@ -31,11 +32,15 @@ def next_run(now: float, every_seconds: int) -> float:
 async def run_job(client: httpx.AsyncClient, job: Job, secret: str) -> int:
     """Call the job's function once; returns the HTTP status (0 when it could not be reached)."""
     try:
-        response = await client.post(f"/{job.function}/", json={}, headers={"Authorization": f"Bearer {secret}"})
+        url = f"/{job.function}/{job.path.lstrip('/')}"
+        response = await client.post(url, json={}, headers={"Authorization": f"Bearer {secret}"})
     except httpx.HTTPError as exc:
         log.warning("cron call failed", extra={"job": job.function, "error": type(exc).__name__})
         return 0
-    log.info("cron", extra={"job": job.function, "status": response.status_code, "result": response.text[:500]})
+    log.info(
+        "cron",
+        extra={"job": job.function, "path": job.path, "status": response.status_code, "result": response.text[:500]},
+    )
     return response.status_code
 
 

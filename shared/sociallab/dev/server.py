@@ -122,7 +122,11 @@ def build_app(
 
 
 def jobs_of(functions: list[LoadedFunction]) -> list[cron.Job]:
-    return [cron.Job(f.name, f.router.schedule_seconds) for f in functions if f.router and f.router.schedule_seconds]
+    return [
+        cron.Job(f.name, f.router.schedule_seconds, f.router.schedule_path)
+        for f in functions
+        if f.router and f.router.schedule_seconds
+    ]
 
 
 async def prepare(data_dir: Path, base_url: str) -> tuple[Any, Sandboxes]:

@@ -131,10 +131,13 @@ class Router:
     """The routes of one function. Making it sets up the function's logging (JSON lines, secrets
     redacted): an entry point needs nothing else for its logs (`sociallab.logging.configure_function`)."""
 
-    def __init__(self, function: str, *, schedule_seconds: int | None = None, description: str = "") -> None:
+    def __init__(
+        self, function: str, *, schedule_seconds: int | None = None, schedule_path: str = "/", description: str = ""
+    ) -> None:
         configure_function(function)
         self.function = function
         self.schedule_seconds = schedule_seconds  # the local cron's cadence for scheduler-triggered functions
+        self.schedule_path = schedule_path  # ... and the path it calls (infra/scheduler.tf's `path`)
         self.description = description
         self.routes: list[Route] = []
         self.route("GET", "/healthz", auth="public", summary="Liveness and database reachability")(_healthz)
