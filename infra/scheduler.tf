@@ -16,12 +16,6 @@ locals {
       retries     = 0
       description = "Import new photos from every connected Drive folder"
     }
-    "insights-sync" = {
-      cron        = "7 * * * *"
-      deadline    = "540s"
-      retries     = 1
-      description = "Pull account and media insights"
-    }
     "refresh-tokens" = {
       cron        = "17 3 * * *"
       deadline    = "540s"
