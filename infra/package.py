@@ -99,7 +99,9 @@ def build(name: str, wheel: Path, dist: Path, *, backend: str, lock: Path | None
     """
     source = root / "functions" / name
     if (source / "requirements.txt").exists():
-        raise PackagingError(f"functions/{name}/requirements.txt: declare dependencies in pyproject.toml's group {name!r}")
+        raise PackagingError(
+            f"functions/{name}/requirements.txt: declare dependencies in pyproject.toml's group {name!r}"
+        )
     files = sorted(
         path
         for path in source.rglob("*")
