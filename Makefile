@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTEST := $(PY) -m pytest
 
-.PHONY: run test test-unit test-integration test-e2e lint typecheck migrate bench install clean
+.PHONY: run test test-unit test-integration test-e2e lint typecheck migrate bench install clean package deploy
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed (set PYTHON=...)")'
@@ -43,6 +43,18 @@ migrate: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# Production (README, "Deploy"): one zip per folder of functions/ into infra/dist/, then Terraform
+# with infra/terraform.tfvars. The zips carry the storage library of storage_backend in the tfvars.
+TFVARS          := infra/terraform.tfvars
+STORAGE_BACKEND := $(or $(shell sed -n 's/^storage_backend *= *"\(.*\)".*/\1/p' $(TFVARS) 2>/dev/null),supabase)
+
+package: $(STAMP)
+	PYTHON=$(PY) STORAGE_BACKEND=$(STORAGE_BACKEND) bash infra/package.sh
+
+deploy: package
+	@test -f $(TFVARS) || { echo "$(TFVARS) is missing: copy infra/terraform.tfvars.example and fill it in" >&2; exit 1; }
+	terraform -chdir=infra apply -var-file=terraform.tfvars $(TF_APPLY_FLAGS)
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .coverage

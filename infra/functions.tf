@@ -2,21 +2,47 @@
 # infra/package.sh: functions/<name>/ + the sociallab wheel + a generated requirements.txt.
 
 locals {
+  # One entry per folder of functions/ (tests/unit/test_infra.py checks both ways).
   # public: allUsers may invoke (the function authenticates callers itself: user JWT, webhook
   # secret, signed OAuth state, Drive channel token, OIDC). Not public: only the scheduler's
   # service account may invoke; Cloud Run checks its OIDC token before the code runs.
   # db_pool: DB_POOL_MAX_SIZE; max_instances x db_pool summed over all functions is the worst-case
-  # number of pooler connections (150 with these defaults; see README).
+  # number of pooler connections (see README).
+  # secrets: the Secret Manager secrets mounted as environment variables: those the code the
+  # function loads reads (tests/unit/test_infra.py derives the list from the code and compares).
   functions = {
-    "instagram-auth"   = { public = true, memory = "512Mi", concurrency = 40, max_instances = 3, timeout = 60, db_pool = 2 }
-    "refresh-tokens"   = { public = false, memory = "512Mi", concurrency = 1, max_instances = 1, timeout = 540, db_pool = 2 }
-    "drive-sync"       = { public = true, memory = "1Gi", concurrency = 4, max_instances = 3, timeout = 540, db_pool = 3 }
-    "assets"           = { public = true, memory = "2Gi", concurrency = 4, max_instances = 10, timeout = 120, db_pool = 3 }
-    "generate-content" = { public = true, memory = "1Gi", concurrency = 4, max_instances = 10, timeout = 120, db_pool = 3 }
-    "posts"            = { public = true, memory = "512Mi", concurrency = 40, max_instances = 10, timeout = 60, db_pool = 5 }
-    "publish-due"      = { public = false, memory = "512Mi", concurrency = 1, max_instances = 3, timeout = 540, db_pool = 5 }
-    "insights-sync"    = { public = false, memory = "512Mi", concurrency = 1, max_instances = 2, timeout = 540, db_pool = 4 }
-    "housekeeping"     = { public = false, memory = "512Mi", concurrency = 1, max_instances = 1, timeout = 300, db_pool = 1 }
+    "instagram-auth" = {
+      public  = true, memory = "512Mi", concurrency = 40, max_instances = 3, timeout = 60, db_pool = 2
+      secrets = ["DATABASE_URL", "SUPABASE_JWT_SECRET", "WEBHOOK_SECRET", "INSTAGRAM_APP_SECRET", "TOKEN_ENCRYPTION_KEY"]
+    }
+    "refresh-tokens" = {
+      public  = false, memory = "512Mi", concurrency = 1, max_instances = 1, timeout = 540, db_pool = 2
+      secrets = ["DATABASE_URL", "SUPABASE_JWT_SECRET", "WEBHOOK_SECRET", "INSTAGRAM_APP_SECRET", "TOKEN_ENCRYPTION_KEY"]
+    }
+    "drive-sync" = {
+      public  = true, memory = "1Gi", concurrency = 4, max_instances = 3, timeout = 540, db_pool = 3
+      secrets = ["DATABASE_URL", "SUPABASE_JWT_SECRET", "WEBHOOK_SECRET", "SUPABASE_SERVICE_ROLE_KEY", "URL_SIGNING_KEY", "GOOGLE_SERVICE_ACCOUNT_JSON"]
+    }
+    "assets" = {
+      public  = true, memory = "2Gi", concurrency = 4, max_instances = 10, timeout = 120, db_pool = 3
+      secrets = ["DATABASE_URL", "SUPABASE_JWT_SECRET", "WEBHOOK_SECRET", "SUPABASE_SERVICE_ROLE_KEY", "URL_SIGNING_KEY"]
+    }
+    "generate-content" = {
+      public  = true, memory = "1Gi", concurrency = 4, max_instances = 10, timeout = 120, db_pool = 3
+      secrets = ["DATABASE_URL", "SUPABASE_JWT_SECRET", "WEBHOOK_SECRET", "SUPABASE_SERVICE_ROLE_KEY", "URL_SIGNING_KEY", "GEMINI_API_KEY"]
+    }
+    "posts" = {
+      public  = true, memory = "512Mi", concurrency = 40, max_instances = 10, timeout = 60, db_pool = 5
+      secrets = ["DATABASE_URL", "SUPABASE_JWT_SECRET", "WEBHOOK_SECRET", "SUPABASE_SERVICE_ROLE_KEY", "URL_SIGNING_KEY", "INSTAGRAM_APP_SECRET", "TOKEN_ENCRYPTION_KEY"]
+    }
+    "publish-due" = {
+      public  = false, memory = "512Mi", concurrency = 1, max_instances = 3, timeout = 540, db_pool = 5
+      secrets = ["DATABASE_URL", "SUPABASE_JWT_SECRET", "WEBHOOK_SECRET", "SUPABASE_SERVICE_ROLE_KEY", "URL_SIGNING_KEY", "INSTAGRAM_APP_SECRET", "TOKEN_ENCRYPTION_KEY"]
+    }
+    "housekeeping" = {
+      public  = false, memory = "512Mi", concurrency = 1, max_instances = 1, timeout = 300, db_pool = 1
+      secrets = ["DATABASE_URL", "SUPABASE_JWT_SECRET", "WEBHOOK_SECRET"]
+    }
   }
 
   source_zip = { for name in keys(local.functions) : name => "${path.module}/dist/${name}.zip" }
@@ -42,9 +68,9 @@ locals {
   env = {
     for name, fn in local.functions : name => {
       for k, v in merge(local.common_env, {
-        DB_POOL_MAX_SIZE            = tostring(fn.db_pool)
-        SCHEDULER_AUDIENCE          = contains(keys(local.schedules), name) ? local.run_url[name] : ""
-        SCHEDULER_SERVICE_ACCOUNT   = contains(keys(local.schedules), name) ? google_service_account.scheduler.email : ""
+        DB_POOL_MAX_SIZE          = tostring(fn.db_pool)
+        SCHEDULER_AUDIENCE        = contains(keys(local.schedules), name) ? local.run_url[name] : ""
+        SCHEDULER_SERVICE_ACCOUNT = contains(keys(local.schedules), name) ? google_service_account.scheduler.email : ""
         # Private functions: Cloud Run has verified the token (signature, audience, invoker role)
         # and strips its signature before the request reaches the code. See README, "Scheduler auth".
         SCHEDULER_PLATFORM_VERIFIED = contains(keys(local.schedules), name) && !fn.public ? "true" : ""
@@ -106,7 +132,7 @@ resource "google_cloudfunctions2_function" "fn" {
     environment_variables            = local.env[each.key]
 
     dynamic "secret_environment_variables" {
-      for_each = local.secrets
+      for_each = [for s in each.value.secrets : s if contains(local.secrets, s)] # minus disabled_secrets
       content {
         key        = secret_environment_variables.value
         project_id = data.google_project.this.number # the API reports the number; an ID would diff forever

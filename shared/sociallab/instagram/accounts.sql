@@ -129,6 +129,14 @@ FROM public.instagram_accounts
 WHERE token_ciphertext IS NOT NULL AND token_key_id <> %(current_key_id)s::text
 LIMIT %(limit)s::integer;
 
+-- name: tokens_by_key_id
+-- How many stored tokens each key id encrypts (rotation: an old key may go once it has none).
+SELECT token_key_id, count(*)::integer AS tokens
+FROM public.instagram_accounts
+WHERE token_ciphertext IS NOT NULL
+GROUP BY token_key_id
+ORDER BY token_key_id;
+
 -- name: reencrypt_token
 -- Only if the row still holds the ciphertext that was read (a concurrent write wins).
 UPDATE public.instagram_accounts

@@ -113,7 +113,7 @@ async def refresh_tokens(
                 await _refresh_one(db, client, cipher, row, result, started)
 
     await asyncio.gather(*(one(row) for row in candidates))
-    await _reencrypt_old_keys(db, cipher, result, policy.batch_limit)
+    await reencrypt_old_keys(db, cipher, result, policy.batch_limit)
     await db.execute(
         QUERIES["finish_refresh_run"],
         {"day": result.day, "result": json.dumps({**result.model_dump(), "failures": result.failures})},
@@ -166,8 +166,14 @@ async def _refresh_one(
         log.info("instagram token changed during refresh; kept the newer one")
 
 
-async def _reencrypt_old_keys(db: Database, cipher: TokenCipher, result: RefreshResult, limit: int) -> None:
-    """Rotation: tokens still encrypted under an older key id get the current key (no Instagram call)."""
+async def reencrypt_old_keys(db: Database, cipher: TokenCipher, result: RefreshResult, limit: int) -> None:
+    """Rotation: up to `limit` tokens still encrypted under an older key id get the current key (no
+    Instagram call), counted in `result.reencrypted`; a token that does not decrypt is recorded in
+    `result.failures` and left as it is.
+
+    Raises:
+        DependencyUnavailableError: the database is unavailable.
+    """
     rows = await db.fetch_all(QUERIES["old_key_tokens"], {"current_key_id": cipher.current_key_id, "limit": limit})
     for row in rows:
         account_id = str(row["id"])
