@@ -59,7 +59,7 @@ locals {
     PUBLISHING_ENABLED     = tostring(var.publishing_enabled)
     LOG_LEVEL              = var.log_level
     SECRETS_ROLLOUT        = var.secrets_rollout
-    LOG_EXECUTION_ID       = "true" # the platform adds it anyway; declaring it avoids a permanent plan diff
+    LOG_EXECUTION_ID       = "true"         # the platform adds it anyway; declaring it avoids a permanent plan diff
     GOOGLE_CLOUD_PROJECT   = var.project_id # the trace field of log lines; not set by current runtimes
   }
 

@@ -22,7 +22,7 @@ locals {
     }
     "generate-content" = {
       cron        = "*/5 * * * *"
-      deadline    = "180s" # > its 120 s timeout
+      deadline    = "120s" # = function timeout
       retries     = 0      # the next tick is the retry
       description = "Finish match-webhook deliveries whose work did not finish (instance throttled or gone)"
     }

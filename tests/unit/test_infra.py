@@ -164,6 +164,11 @@ def test_a_scheduled_function_has_a_job_at_its_cadence_and_a_private_one_is_sche
     timeout = functions()[name]["timeout"]
     # The attempt deadline is the function timeout: the attempt's outcome is the run's outcome.
     assert isinstance(timeout, int) and deadline == timeout <= MAX_SCHEDULER_DEADLINE
+    # The job calls the route the router names (the local cron calls the same one).
+    path = terraform_locals("scheduler.tf")["schedule_paths"].get(name, "/")
+    assert path == router_of(name).schedule_path
+    route, _ = router_of(name).match("POST", path)
+    assert "scheduler" in route.auth
 
 
 def test_scheduler_jobs_call_with_an_oidc_token_of_the_scheduler_account_which_may_invoke() -> None:
@@ -171,7 +176,7 @@ def test_scheduler_jobs_call_with_an_oidc_token_of_the_scheduler_account_which_m
     assert job["for_each"] == "${local.schedules}"
     (target,) = job["http_target"]
     assert target["http_method"] == "POST"
-    assert target["uri"] == "${local.run_url[each.key]}"
+    assert target["uri"] == '${local.run_url[each.key]}${lookup(local.schedule_paths, each.key, "")}'
     (oidc,) = target["oidc_token"]
     assert oidc == {
         "service_account_email": "${google_service_account.scheduler.email}",
