@@ -18,8 +18,8 @@ from typing import Any
 from PIL import Image
 
 from sociallab.content.render.brand import Brand
-from sociallab.content.render.layers import DRAW, Scene, visible
 from sociallab.content.render.photo import PhotoSource
+from sociallab.content.render.plan import plan_for, render
 from sociallab.content.templates.spec import TemplateSpec
 from sociallab.errors import UnprocessableError
 
@@ -77,15 +77,11 @@ def compose(
         UnprocessableError: the template has no such format, or a photo cannot be decoded.
     """
     try:
-        resolved = spec.for_format(format)
+        plan = plan_for(spec, format, brand)
     except ValueError as exc:
         raise UnprocessableError(str(exc)) from None
-    width, height = resolved.canvas_size(format)
-    canvas = Image.new("RGB", (width, height), brand.color("primary")[:3])
-    scene = Scene(canvas=canvas, brand=brand, data=data, photos=list(photos))
-    for layer in resolved.layers:
-        if visible(layer, data):
-            DRAW[layer.type](scene, layer)
+    canvas = render(plan, brand, data, list(photos))
+    width, height = canvas.size
     preview = canvas.reduce(2)
     return Composed(
         jpeg=encode_jpeg(canvas),
