@@ -79,8 +79,8 @@ def photo_ops(scene: Scene, layer: PhotoLayer, *, tint: Sequence[int] | None = N
                 box, layer.fallback.angle, scene.stops(layer.fallback), radius=layer.radius, opacity=layer.opacity
             )
         return rect_ops(box, scene.brand.color(layer.fallback), radius=layer.radius, opacity=layer.opacity)
-    image = open_photo(scene.photos[layer.index], width, height, index=layer.index)
-    image = cover(image, width, height, (layer.focal.x, layer.focal.y))
+    image = open_photo(scene.photos[layer.index], width, height, index=layer.index, grey=layer.grayscale)
+    image = cover(image, width, height, (layer.focal.x, layer.focal.y), grey=layer.grayscale)
     table: Sequence[int] = list(range(256)) * 3
     if layer.darken:
         keep = 1.0 - layer.darken
@@ -89,8 +89,7 @@ def photo_ops(scene: Scene, layer: PhotoLayer, *, tint: Sequence[int] | None = N
         table = chain(table, tint)
     if layer.grayscale:
         # Grey pixels have equal channels: each output channel is its table applied to the grey.
-        grey = image.convert("L")
-        image = Image.merge("RGB", [grey.point(table[c * 256 : c * 256 + 256]) for c in range(3)])
+        image = Image.merge("RGB", [image.point(table[c * 256 : c * 256 + 256]) for c in range(3)])
     elif layer.darken or tint is not None:
         image = image.point(table)
     mask = rounded_mask(width, height, layer.radius) if layer.radius else None
