@@ -23,7 +23,7 @@ from PIL import Image
 
 from sociallab.content.render.brand import Brand
 from sociallab.content.render.layers import OPS, Scene, photo_ops, visible
-from sociallab.content.render.paint import Blend, Op, chain, op_bytes, paint
+from sociallab.content.render.paint import Blend, Op, Paste, chain, op_bytes, paint
 from sociallab.content.render.photo import PhotoSource
 from sociallab.content.templates.formatting import placeholder_paths
 from sociallab.content.templates.spec import TemplateSpec
@@ -87,22 +87,42 @@ def render(plan: Plan, brand: Brand, data: Mapping[str, Any], photos: Sequence[P
     Raises:
         UnprocessableError: a photo cannot be decoded.
     """
-    canvas = plan.base.copy()
     scene = Scene(size=plan.size, brand=brand, data=data, photos=photos)
+    canvas: Image.Image | None = None
     skip = 0
     for step in plan.steps:
         if skip:
             skip -= 1
-        elif not visible(step.layer, data):
             continue
-        elif step.ops is not None:
-            paint(canvas, step.ops)
+        if not visible(step.layer, data):
+            continue
+        if step.ops is not None:
+            ops = list(step.ops)
         elif step.tint is not None and step.layer.index < len(photos):
-            paint(canvas, photo_ops(scene, step.layer, tint=step.tint.table))
+            ops = photo_ops(scene, step.layer, tint=step.tint.table)
             skip = step.tint.layers
         else:
-            paint(canvas, OPS[step.layer.type](scene, step.layer))
-    return canvas
+            ops = OPS[step.layer.type](scene, step.layer)
+        if canvas is None:
+            fresh = step.layer.type == "photo" and step.layer.index < len(photos)
+            canvas, ops = _surface(plan, ops) if fresh else (plan.base.copy(), ops)
+        paint(canvas, ops)
+    return canvas if canvas is not None else plan.base.copy()
+
+
+def _surface(plan: Plan, photo: list[Op]) -> tuple[Image.Image, list[Op]]:
+    """The canvas to paint on and the ops left: a photo (a new image, this render's own) pasted
+    first over the whole canvas hides the base, so it becomes the canvas instead of a copy of it."""
+    first = photo[0] if photo else None
+    if (
+        isinstance(first, Paste)
+        and isinstance(first.source, Image.Image)
+        and first.source.mode == "RGB"
+        and first.mask is None
+        and first.box == (0, 0, *plan.size)
+    ):
+        return first.source, photo[1:]
+    return plan.base.copy(), photo
 
 
 def _brand_key(brand: Brand) -> tuple[Any, ...]:
