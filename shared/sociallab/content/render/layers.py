@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from PIL import Image, ImageOps
@@ -66,6 +67,14 @@ def visible(layer: Any, data: Mapping[str, Any]) -> bool:
     return layer.when is None or is_present(data, layer.when)
 
 
+@lru_cache(maxsize=32)
+def _photo_table(darken: float, tint: tuple[int, ...] | None) -> tuple[int, ...]:
+    """The per-channel lookup table of a photo's darkening followed by `tint`."""
+    keep = 1.0 - darken
+    table = tuple(round(v * keep) for v in range(256)) * 3
+    return chain(table, tint) if tint is not None else table
+
+
 def photo_ops(scene: Scene, layer: PhotoLayer, *, tint: Sequence[int] | None = None) -> list[Op]:
     """The photo of `layer` (its fallback fill without one). `tint`: a per-channel lookup table
     (768 values) applied to the photo's pixels after its own adjustments, as a constant-colour
@@ -81,12 +90,7 @@ def photo_ops(scene: Scene, layer: PhotoLayer, *, tint: Sequence[int] | None = N
         return rect_ops(box, scene.brand.color(layer.fallback), radius=layer.radius, opacity=layer.opacity)
     image = open_photo(scene.photos[layer.index], width, height, index=layer.index, grey=layer.grayscale)
     image = cover(image, width, height, (layer.focal.x, layer.focal.y), grey=layer.grayscale)
-    table: Sequence[int] = list(range(256)) * 3
-    if layer.darken:
-        keep = 1.0 - layer.darken
-        table = [round(v * keep) for v in range(256)] * 3
-    if tint is not None:
-        table = chain(table, tint)
+    table = _photo_table(layer.darken, tuple(tint) if tint is not None else None)
     if layer.grayscale:
         # Grey pixels have equal channels: each output channel is its table applied to the grey.
         image = Image.merge("RGB", [image.point(table[c * 256 : c * 256 + 256]) for c in range(3)])
