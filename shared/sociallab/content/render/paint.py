@@ -143,7 +143,7 @@ def _at(stops: Stops, t: float) -> RGBA:
     return stops[-1][1]
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=8)  # canvas-sized images; plans keep what they need of them
 def gradient(width: int, height: int, angle: float, stops: Stops) -> tuple[Image.Image, Image.Image]:
     """A linear gradient filling `width` x `height` as (RGB, alpha) images (cached; do not mutate).
 
