@@ -7,7 +7,7 @@ Prints one JSON line per template and format::
 
 `limit_ms` is measured in the same run: the bare minimum any composer must do for that format
 (decode the same source at draft scale + encode a canvas-size JPEG). Targets: p50 <= 80 ms for
-feed_4x5 and p50 / limit <= 2. Options: `--iterations N` (default 21), `--templates a,b`,
+feed_4x5 and p50 / limit <= 1.5 (issue 7). Options: `--iterations N` (default 21), `--templates a,b`,
 `--formats x,y`.
 """
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import struct
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
@@ -14,6 +15,7 @@ from sociallab.config import reset_settings
 from sociallab.content.composer import Brand, compose
 from sociallab.content.decode_budget import decode_budget
 from sociallab.content.fonts import load_font
+from sociallab.content.render import plan
 from sociallab.content.render.brand import readable_on
 from sociallab.content.render.photo import open_photo
 from sociallab.content.render.text import ELLIPSIS, fit, measure
@@ -285,3 +287,70 @@ def test_a_logo_waits_for_the_decode_budget_like_an_upload(
         compose(spec, spec.example, [photo], replace(brand, logo=png(logo)), format="feed_4x5")
     r, g, b = logo_colour(compose(spec, spec.example, [photo], replace(brand, logo=png(logo)), format="feed_4x5").jpeg)
     assert r > 200 and g < 60 and b < 60
+
+
+# --- plans: what does not depend on the post, prepared once per template, format and brand ---------
+
+
+def test_a_warm_plan_renders_the_same_bytes_as_a_cold_one(photo: bytes) -> None:
+    spec = builtin_specs()["announcement"]  # its leading layers are painted once onto a base canvas
+    brand = Brand(primary="#123456", accent="#ABCDEF", name="Cold FC")  # a brand no other test uses
+    data = {**spec.example, "title": "Second post", "body": "Another text over the same layers."}
+    cold = compose(spec, spec.example, [photo], brand, format="story_9x16")
+    other = compose(spec, data, [photo], brand, format="story_9x16")  # the same plan, drawn for another post
+    warm = compose(spec, spec.example, [photo], brand, format="story_9x16")
+    assert warm.jpeg == cold.jpeg  # nothing a render paints lands in the cached images
+    assert other.jpeg != cold.jpeg
+
+
+def test_concurrent_renders_of_a_new_plan_agree(photo: bytes) -> None:
+    spec = builtin_specs()["match_result"]
+    brand = Brand(primary="#204060", accent="#E0A010", name="Threads FC")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: compose(spec, spec.example, [photo], brand, format="square").jpeg, range(6)))
+    assert len(set(results)) == 1
+
+
+def test_a_new_brand_colour_or_logo_gets_a_new_plan(photo: bytes) -> None:
+    spec = builtin_specs()["quote"]
+    first_logo = Image.new("RGBA", (200, 200), (255, 0, 0, 255))
+    brand = Brand(primary="#0B3D91", accent="#F5B700", logo=png(first_logo), name="Plan FC")
+    before = compose(spec, spec.example, [photo], brand, format="feed_4x5")
+    recoloured = compose(spec, spec.example, [photo], replace(brand, accent="#00C853"), format="feed_4x5")
+    second_logo = png(Image.new("RGBA", (200, 200), (0, 255, 0, 255)))
+    relogoed = compose(spec, spec.example, [photo], replace(brand, logo=second_logo), format="feed_4x5")
+
+    def mean(composed: bytes, box: tuple[float, float, float, float]) -> tuple[float, ...]:
+        return tuple(ImageStat.Stat(region(Image.open(io.BytesIO(composed)), box)).mean)
+
+    rule = (0.075, 0.761, 0.16, 0.764)  # the accent rule under the quote
+    assert mean(before.jpeg, rule)[0] > 200 and mean(recoloured.jpeg, rule)[0] < 60  # green accent, not yellow
+    logo = (0.85, 0.9, 0.92, 0.94)  # inside the logo, right-aligned in its box
+    r, g, _ = mean(relogoed.jpeg, logo)
+    assert g > 200 and r < 60  # the new green logo, not the cached red one
+    assert mean(before.jpeg, logo)[0] > 200
+
+
+def test_the_plan_cache_stays_bounded(photo: bytes) -> None:
+    spec = builtin_specs()["matchday"]
+    for i in range(plan._MAX_PLANS + 4):
+        compose(spec, {}, [], Brand(primary=f"#{i:02X}3344", name="Bound FC"), format="story_9x16")
+    assert len(plan._cache) <= plan._MAX_PLANS
+    assert sum(p.nbytes for p in plan._cache.values()) <= plan._MAX_BYTES
+
+
+def test_a_grayscale_photo_with_a_colour_profile_is_still_made_grey(brand: Brand) -> None:
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+    tagged = jpeg(Image.new("RGB", (1600, 1200), (200, 30, 30)), icc_profile=profile)
+    assert open_photo(tagged, 800, 600, grey=True).mode == "RGB"  # decoded through its profile
+    assert open_photo(jpeg(Image.new("RGB", (1600, 1200), (200, 30, 30))), 800, 600, grey=True).mode == "L"
+    spec = builtin_specs()["quote"]
+    image = Image.open(io.BytesIO(compose(spec, {}, [tagged], brand, format="square").jpeg)).convert("RGB")
+    untagged = jpeg(Image.new("RGB", (1600, 1200), (200, 30, 30)))
+    plain = Image.open(io.BytesIO(compose(spec, {}, [untagged], brand, format="square").jpeg)).convert("RGB")
+    corner = (0.0, 0.0, 0.05, 0.05)
+    tagged_mean = ImageStat.Stat(region(image, corner)).mean
+    plain_mean = ImageStat.Stat(region(plain, corner)).mean
+    assert max(abs(a - b) for a, b in zip(tagged_mean, plain_mean, strict=True)) < 60

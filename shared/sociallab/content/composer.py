@@ -5,7 +5,8 @@
 Synchronous and CPU-bound (Pillow releases the GIL in decode, resize and encode): async callers run
 it with `asyncio.to_thread`. The output is exactly the format's canvas (1080x1350, 1080x1080 or
 1080x1920), baseline JPEG with 4:2:0 subsampling, untagged sRGB (Instagram reads untagged as sRGB),
-well under Instagram's 8 MB, plus a half-size preview. The same inputs give the same bytes.
+well under Instagram's 8 MB; a half-size preview is made from it when asked for. The same inputs
+give the same bytes.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from PIL import Image
 
 from sociallab.content.render.brand import Brand
-from sociallab.content.render.layers import DRAW, Scene, visible
 from sociallab.content.render.photo import PhotoSource
+from sociallab.content.render.plan import plan_for, render
 from sociallab.content.templates.spec import TemplateSpec
 from sociallab.errors import UnprocessableError
 
@@ -38,11 +40,24 @@ class Composed:
     jpeg: bytes
     width: int
     height: int
-    preview_jpeg: bytes
-    preview_width: int
-    preview_height: int
     format: str
     template_key: str
+
+    @property
+    def preview_width(self) -> int:
+        return self.width // 2
+
+    @property
+    def preview_height(self) -> int:
+        return self.height // 2
+
+    @cached_property
+    def preview_jpeg(self) -> bytes:
+        """`jpeg` at half size, made on first use (publishing never needs it): decoded at half
+        scale (libjpeg's DCT scaling, cheaper than decoding it whole) and encoded again."""
+        image = Image.open(io.BytesIO(self.jpeg))
+        image.draft("RGB", (self.preview_width, self.preview_height))  # every canvas size is even
+        return encode_jpeg(image, quality=PREVIEW_QUALITY)
 
 
 def encode_jpeg(image: Image.Image, *, quality: int = QUALITY, limit: int = INSTAGRAM_MAX_BYTES) -> bytes:
@@ -77,23 +92,10 @@ def compose(
         UnprocessableError: the template has no such format, or a photo cannot be decoded.
     """
     try:
-        resolved = spec.for_format(format)
+        plan = plan_for(spec, format, brand)
     except ValueError as exc:
         raise UnprocessableError(str(exc)) from None
-    width, height = resolved.canvas_size(format)
-    canvas = Image.new("RGB", (width, height), brand.color("primary")[:3])
-    scene = Scene(canvas=canvas, brand=brand, data=data, photos=list(photos))
-    for layer in resolved.layers:
-        if visible(layer, data):
-            DRAW[layer.type](scene, layer)
-    preview = canvas.reduce(2)
+    canvas = render(plan, brand, data, list(photos))
     return Composed(
-        jpeg=encode_jpeg(canvas),
-        width=width,
-        height=height,
-        preview_jpeg=encode_jpeg(preview, quality=PREVIEW_QUALITY),
-        preview_width=preview.width,
-        preview_height=preview.height,
-        format=format,
-        template_key=spec.key,
+        jpeg=encode_jpeg(canvas), width=canvas.width, height=canvas.height, format=format, template_key=spec.key
     )

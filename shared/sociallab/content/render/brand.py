@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from PIL import Image
@@ -75,14 +76,19 @@ class Brand:
         Raises:
             ValueError: an unknown name or a malformed hex value.
         """
-        named = {
-            "primary": self.primary,
-            "secondary": self.secondary,
-            "accent": self.accent,
-            "text_on_primary": readable_on(self.primary),
-            "text_on_secondary": readable_on(self.secondary),
-            "text_on_accent": readable_on(self.accent),
-            "white": "#FFFFFF",
-            "black": "#000000",
-        }
-        return parse_hex(named.get(ref, ref))
+        return _color(self.primary, self.secondary, self.accent, ref)
+
+
+@lru_cache(maxsize=256)
+def _color(primary: str, secondary: str, accent: str, ref: str) -> RGBA:
+    named = {
+        "primary": primary,
+        "secondary": secondary,
+        "accent": accent,
+        "text_on_primary": readable_on(primary),
+        "text_on_secondary": readable_on(secondary),
+        "text_on_accent": readable_on(accent),
+        "white": "#FFFFFF",
+        "black": "#000000",
+    }
+    return parse_hex(named.get(ref, ref))

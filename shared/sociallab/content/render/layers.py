@@ -1,9 +1,10 @@
-"""One function per layer type; each draws onto the RGB canvas in place."""
+"""One function per layer type; each turns a layer into the paint ops that draw it (`paint.Op`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from PIL import Image, ImageOps
@@ -12,7 +13,17 @@ from sociallab.content.fonts import load_font
 from sociallab.content.render import logos
 from sociallab.content.render import text as textlib
 from sociallab.content.render.brand import RGBA, Brand
-from sociallab.content.render.paint import Stops, fill_gradient, fill_rect, rounded_mask, scale_alpha
+from sociallab.content.render.paint import (
+    Op,
+    Paste,
+    Stops,
+    chain,
+    gradient_ops,
+    masked,
+    rect_ops,
+    rounded_mask,
+    scale_alpha,
+)
 from sociallab.content.render.photo import PhotoSource, cover, open_photo
 from sociallab.content.templates.formatting import as_text, is_present, lookup, render_text
 from sociallab.content.templates.spec import (
@@ -35,13 +46,13 @@ log = get_logger(__name__)
 class Scene:
     """What every layer may read while drawing."""
 
-    canvas: Image.Image
+    size: tuple[int, int]  # of the canvas
     brand: Brand
     data: Mapping[str, Any]
     photos: Sequence[PhotoSource]
 
     def box(self, layer: Any) -> Box:
-        return layer.box.pixels(self.canvas.width, self.canvas.height)
+        return layer.box.pixels(*self.size)
 
     def stops(self, gradient: Gradient) -> Stops:
         out = []
@@ -56,49 +67,50 @@ def visible(layer: Any, data: Mapping[str, Any]) -> bool:
     return layer.when is None or is_present(data, layer.when)
 
 
-def draw_photo(scene: Scene, layer: PhotoLayer) -> None:
+@lru_cache(maxsize=32)
+def _photo_table(darken: float, tint: tuple[int, ...] | None) -> tuple[int, ...]:
+    """The per-channel lookup table of a photo's darkening followed by `tint`."""
+    keep = 1.0 - darken
+    table = tuple(round(v * keep) for v in range(256)) * 3
+    return chain(table, tint) if tint is not None else table
+
+
+def photo_ops(scene: Scene, layer: PhotoLayer, *, tint: Sequence[int] | None = None) -> list[Op]:
+    """The photo of `layer` (its fallback fill without one). `tint`: a per-channel lookup table
+    (768 values) applied to the photo's pixels after its own adjustments, as a constant-colour
+    fill over exactly the photo's box would be (the composer folds such fills into the photo)."""
     box = scene.box(layer)
     left, top, right, bottom = box
     width, height = right - left, bottom - top
     if layer.index >= len(scene.photos):
         if isinstance(layer.fallback, Gradient):
-            fill_gradient(
-                scene.canvas,
-                box,
-                layer.fallback.angle,
-                scene.stops(layer.fallback),
-                radius=layer.radius,
-                opacity=layer.opacity,
+            return gradient_ops(
+                box, layer.fallback.angle, scene.stops(layer.fallback), radius=layer.radius, opacity=layer.opacity
             )
-        else:
-            fill_rect(scene.canvas, box, scene.brand.color(layer.fallback), radius=layer.radius, opacity=layer.opacity)
-        return
-    image = open_photo(scene.photos[layer.index], width, height, index=layer.index)
-    image = cover(image, width, height, (layer.focal.x, layer.focal.y))
+        return rect_ops(box, scene.brand.color(layer.fallback), radius=layer.radius, opacity=layer.opacity)
+    image = open_photo(scene.photos[layer.index], width, height, index=layer.index, grey=layer.grayscale)
+    image = cover(image, width, height, (layer.focal.x, layer.focal.y), grey=layer.grayscale)
+    table = _photo_table(layer.darken, tuple(tint) if tint is not None else None)
     if layer.grayscale:
-        image = image.convert("L").convert("RGB")
-    if layer.darken:
-        keep = 1.0 - layer.darken
-        image = image.point([round(v * keep) for v in range(256)] * 3)
+        # Grey pixels have equal channels: each output channel is its table applied to the grey.
+        image = Image.merge("RGB", [image.point(table[c * 256 : c * 256 + 256]) for c in range(3)])
+    elif layer.darken or tint is not None:
+        image = image.point(table)
     mask = rounded_mask(width, height, layer.radius) if layer.radius else None
     if layer.opacity < 1.0:
         mask = scale_alpha(mask or Image.new("L", (width, height), 255), layer.opacity)
-    scene.canvas.paste(image, (left, top), mask)
+    return [Paste(image, box, mask)]
 
 
-def draw_shape(scene: Scene, layer: ShapeLayer) -> None:
+def shape_ops(scene: Scene, layer: ShapeLayer) -> list[Op]:
     box = scene.box(layer)
     if layer.gradient is not None:
-        fill_gradient(
-            scene.canvas,
-            box,
-            layer.gradient.angle,
-            scene.stops(layer.gradient),
-            radius=layer.radius,
-            opacity=layer.opacity,
+        return gradient_ops(
+            box, layer.gradient.angle, scene.stops(layer.gradient), radius=layer.radius, opacity=layer.opacity
         )
-    elif layer.fill is not None:
-        fill_rect(scene.canvas, box, scene.brand.color(layer.fill), radius=layer.radius, opacity=layer.opacity)
+    if layer.fill is not None:
+        return rect_ops(box, scene.brand.color(layer.fill), radius=layer.radius, opacity=layer.opacity)
+    return []
 
 
 def _logo_image(logo: bytes | Image.Image, width: int, height: int) -> Image.Image | None:
@@ -120,25 +132,22 @@ def _place(inner: tuple[int, int], box: Box, align: str, valign: str) -> tuple[i
     return x, y
 
 
-def draw_logo(scene: Scene, layer: LogoLayer) -> None:
+def logo_ops(scene: Scene, layer: LogoLayer) -> list[Op]:
     box = scene.box(layer)
     width, height = box[2] - box[0], box[3] - box[1]
     logo = _logo_image(scene.brand.logo, width, height) if scene.brand.logo is not None else None
     if logo is not None:
-        scene.canvas.paste(
-            logo.convert("RGB"),
-            _place(logo.size, box, layer.align, layer.valign),
-            scale_alpha(logo.getchannel("A"), layer.opacity),
-        )
-        return
+        x, y = _place(logo.size, box, layer.align, layer.valign)
+        placed = (x, y, x + logo.width, y + logo.height)
+        return masked(logo.convert("RGB"), placed, scale_alpha(logo.getchannel("A"), layer.opacity))
     if layer.fallback != "monogram":
-        return
+        return []
     words = [w for w in scene.brand.name.split() if w[:1].isalnum()]
     initials = "".join(w[0] for w in words[:2]).upper() or "•"
     side = min(width, height)
     x, y = _place((side, side), box, layer.align, layer.valign)
     circle = (x, y, x + side, y + side)
-    fill_rect(scene.canvas, circle, scene.brand.color("primary"), radius=side // 2, opacity=layer.opacity)
+    ops = rect_ops(circle, scene.brand.color("primary"), radius=side // 2, opacity=layer.opacity)
     fitted = textlib.fit(
         initials,
         family=scene.brand.font,
@@ -150,8 +159,8 @@ def draw_logo(scene: Scene, layer: LogoLayer) -> None:
         max_lines=1,
         line_height=1.0,
     )
-    textlib.draw_lines(
-        scene.canvas,
+    return ops + textlib.text_ops(
+        scene.size,
         fitted,
         circle,
         align="center",
@@ -169,10 +178,10 @@ def _ink(scene: Scene, layer: TextLayer) -> textlib.Ink:
     return textlib.Ink(scene.brand.color(layer.color), shadow=shadow, outline=outline, opacity=layer.opacity)
 
 
-def draw_text(scene: Scene, layer: TextLayer) -> None:
+def text_ops(scene: Scene, layer: TextLayer) -> list[Op]:
     content = textlib.prepare(render_text(layer.text, layer.fallback, scene.data), uppercase=layer.uppercase)
     if not content:
-        return
+        return []
     box = scene.box(layer)
     fitted = textlib.fit(
         content,
@@ -185,13 +194,13 @@ def draw_text(scene: Scene, layer: TextLayer) -> None:
         max_lines=layer.max_lines,
         line_height=layer.line_height,
     )
-    textlib.draw_lines(scene.canvas, fitted, box, align=layer.align, valign=layer.valign, ink=_ink(scene, layer))
+    return textlib.text_ops(scene.size, fitted, box, align=layer.align, valign=layer.valign, ink=_ink(scene, layer))
 
 
-def draw_badge(scene: Scene, layer: BadgeLayer) -> None:
+def badge_ops(scene: Scene, layer: BadgeLayer) -> list[Op]:
     content = textlib.prepare(render_text(layer.text, layer.fallback, scene.data), uppercase=layer.uppercase)
     if not content:
-        return
+        return []
     left, top, right, bottom = scene.box(layer)
     height = bottom - top
     font = load_font(scene.brand.font, layer.weight, layer.size or max(8, round(height * 0.45)))
@@ -201,10 +210,10 @@ def draw_badge(scene: Scene, layer: BadgeLayer) -> None:
     x, _ = _place((width, height), (left, top, right, bottom), layer.align, "top")
     pill = (x, top, x + width, bottom)
     radius = height // 2 if layer.radius is None else layer.radius
-    fill_rect(scene.canvas, pill, scene.brand.color(layer.fill), radius=radius, opacity=layer.opacity)
+    ops = rect_ops(pill, scene.brand.color(layer.fill), radius=radius, opacity=layer.opacity)
     fitted = textlib.Fitted(font, round(font.size), [content], height)
-    textlib.draw_lines(
-        scene.canvas,
+    return ops + textlib.text_ops(
+        scene.size,
         fitted,
         pill,
         align="center",
@@ -213,13 +222,13 @@ def draw_badge(scene: Scene, layer: BadgeLayer) -> None:
     )
 
 
-def draw_stats(scene: Scene, layer: StatsLayer) -> None:
+def stats_ops(scene: Scene, layer: StatsLayer) -> list[Op]:
     rows = lookup(scene.data, layer.source)
     if not isinstance(rows, list | tuple):
-        return
+        return []
     rows = [row for row in rows if isinstance(row, Mapping)][: layer.max_rows]
     if not rows:
-        return
+        return []
     left, top, right, bottom = scene.box(layer)
     count = len(rows) + (1 if layer.header else 0)
     row_h = (bottom - top) // count
@@ -244,13 +253,13 @@ def draw_stats(scene: Scene, layer: StatsLayer) -> None:
     for row in rows:
         values = [textlib.prepare(as_text(lookup(row, c.key)) or c.fallback) for c in layer.columns]
         cells.append((values, body_font, scene.brand.color(layer.color)))
+    ops: list[Op] = []
     for r, (values, font, color) in enumerate(cells):
         y0 = top + r * row_h
         body_index = r - (1 if layer.header else 0)
         fill = layer.zebra_fill if body_index >= 0 and body_index % 2 == 1 and layer.zebra_fill else layer.row_fill
         if fill and body_index >= 0:
-            fill_rect(
-                scene.canvas,
+            ops += rect_ops(
                 (left, y0 + 2, right, y0 + row_h - 2),
                 scene.brand.color(fill),
                 radius=layer.radius,
@@ -261,21 +270,22 @@ def draw_stats(scene: Scene, layer: StatsLayer) -> None:
             value = textlib.ellipsize(value, font, max(1, inner[2] - inner[0]))
             if not value:
                 continue
-            textlib.draw_lines(
-                scene.canvas,
+            ops += textlib.text_ops(
+                scene.size,
                 textlib.Fitted(font, round(font.size), [value], row_h),
                 inner,
                 align=column.align,
                 valign="middle",
                 ink=textlib.Ink(color, opacity=layer.opacity),
             )
+    return ops
 
 
-DRAW: dict[str, Callable[[Scene, Any], None]] = {
-    "photo": draw_photo,
-    "shape": draw_shape,
-    "logo": draw_logo,
-    "text": draw_text,
-    "badge": draw_badge,
-    "stats": draw_stats,
+OPS: dict[str, Callable[[Scene, Any], list[Op]]] = {
+    "photo": photo_ops,
+    "shape": shape_ops,
+    "logo": logo_ops,
+    "text": text_ops,
+    "badge": badge_ops,
+    "stats": stats_ops,
 }

@@ -59,8 +59,10 @@ def _to_srgb_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def open_photo(source: PhotoSource, width: int, height: int, *, index: int = 0) -> Image.Image:
+def open_photo(source: PhotoSource, width: int, height: int, *, index: int = 0, grey: bool = False) -> Image.Image:
     """`source` decoded, oriented and in sRGB RGB, at least big enough to cover `width` x `height`.
+    `grey`: a JPEG without a colour profile may come back as its luma (mode L), which libjpeg
+    decodes without the colour conversion; anything else still comes back RGB.
 
     Raises:
         UnprocessableError: the bytes are not a decodable image, or it is absurdly large.
@@ -74,23 +76,28 @@ def open_photo(source: PhotoSource, width: int, height: int, *, index: int = 0) 
         if orientation in _ROTATED:
             src_w, src_h = src_h, src_w
         scale = max(width / src_w, height / src_h)
-        if image.format == "JPEG" and scale < 0.5:
+        if image.format == "JPEG" and (scale < 0.5 or grey):
             need_w, need_h = math.ceil(src_w * scale), math.ceil(src_h * scale)
             if orientation in _ROTATED:
                 need_w, need_h = need_h, need_w
-            image.draft("RGB", (need_w, need_h))
+            luma = grey and image.mode == "RGB" and not image.info.get("icc_profile")
+            image.draft("L" if luma else "RGB", (need_w, need_h))
         if orientation != 1:
             image = ImageOps.exif_transpose(image)
         image.load()
-        return _to_srgb_rgb(image)
+        return image if grey and image.mode == "L" else _to_srgb_rgb(image)
     except UnprocessableError:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise UnprocessableError(f"Photo {index + 1} could not be decoded ({type(exc).__name__}).") from None
 
 
-def cover(image: Image.Image, width: int, height: int, focal: tuple[float, float]) -> Image.Image:
-    """`image` scaled to cover `width` x `height` and cropped around `focal` (fractions of the image)."""
+def cover(
+    image: Image.Image, width: int, height: int, focal: tuple[float, float], *, grey: bool = False
+) -> Image.Image:
+    """`image` scaled to cover `width` x `height` and cropped around `focal` (fractions of the image);
+    in grey (mode L) when `grey`, made grey before the resize: one channel costs a third of three,
+    and only the pixels the resize reads are converted."""
     scale = max(width / image.width, height / image.height)
     crop_w, crop_h = width / scale, height / scale
     fx, fy = focal
@@ -100,4 +107,14 @@ def cover(image: Image.Image, width: int, height: int, focal: tuple[float, float
     # After draft decoding the remaining reduction is under 2x, where bilinear (with Pillow's
     # antialiasing support) is indistinguishable from bicubic and a third cheaper.
     resample = Image.Resampling.BILINEAR if scale >= 0.5 else Image.Resampling.BICUBIC
+    if grey and image.mode != "L":
+        reach = math.ceil(2 / min(scale, 1.0)) + 2  # beyond the box, the filter's support (bicubic: 2)
+        near = (
+            max(0, math.floor(left) - reach),
+            max(0, math.floor(top) - reach),
+            min(image.width, math.ceil(left + crop_w) + reach),
+            min(image.height, math.ceil(top + crop_h) + reach),
+        )
+        image = image.crop(near).convert("L")
+        box = (left - near[0], top - near[1], left - near[0] + crop_w, top - near[1] + crop_h)
     return image.resize((width, height), resample, box=box, reducing_gap=2.0)

@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from sociallab.content.fonts import load_font
 from sociallab.content.render.brand import RGBA
-from sociallab.content.render.paint import scale_alpha
+from sociallab.content.render.paint import Op, masked, scale_alpha
 
 ELLIPSIS = "…"
 
@@ -161,16 +161,17 @@ class Ink:
     opacity: float = 1.0
 
 
-def draw_lines(
-    canvas: Image.Image,
+def text_ops(
+    canvas_size: tuple[int, int],
     fitted: Fitted,
     box: tuple[int, int, int, int],
     *,
     align: str,
     valign: str,
     ink: Ink,
-) -> None:
-    """Draw `fitted` in `box` (aligned), with shadow, outline and opacity from `ink`."""
+) -> list[Op]:
+    """`fitted` drawn in `box` (aligned) on a canvas of `canvas_size`, with shadow, outline and
+    opacity from `ink`: the shadow, outline and glyph pastes, each trimmed to its ink."""
     left, top, right, bottom = box
     width, height = right - left, bottom - top
     font, line_px = fitted.font, fitted.line_px
@@ -190,8 +191,8 @@ def draw_lines(
     region = (
         max(0, left - margin),
         max(0, min(top, first_baseline - cap) - margin),
-        min(canvas.width, right + margin),
-        min(canvas.height, max(bottom, first_baseline + block) + margin),
+        min(canvas_size[0], right + margin),
+        min(canvas_size[1], max(bottom, first_baseline + block) + margin),
     )
     size = (region[2] - region[0], region[3] - region[1])
     ox, oy = region[0], region[1]
@@ -220,18 +221,15 @@ def draw_lines(
 
     glyphs = mask(0)
     outline = mask(stroke) if stroke else None
+    ops: list[Op] = []
     if ink.shadow:
         dx, dy, blur, color, opacity = ink.shadow
         shadow = _soft(outline or glyphs, blur)
-        shadow_box = (ox + dx, oy + dy)
-        canvas.paste(
-            color[:3],
-            (*shadow_box, shadow_box[0] + size[0], shadow_box[1] + size[1]),
-            scale_alpha(shadow, opacity * color[3] / 255 * ink.opacity),
-        )
+        shadow_box = (ox + dx, oy + dy, ox + dx + size[0], oy + dy + size[1])
+        shadow_alpha = scale_alpha(shadow, opacity * color[3] / 255 * ink.opacity)
+        ops += masked(color[:3], shadow_box, shadow_alpha)
     if outline is not None and ink.outline:
         color = ink.outline[1]
-        canvas.paste(color[:3], (*region[:2], region[2], region[3]), scale_alpha(outline, color[3] / 255 * ink.opacity))
-    canvas.paste(
-        ink.color[:3], (*region[:2], region[2], region[3]), scale_alpha(glyphs, ink.color[3] / 255 * ink.opacity)
-    )
+        ops += masked(color[:3], region, scale_alpha(outline, color[3] / 255 * ink.opacity))
+    ops += masked(ink.color[:3], region, scale_alpha(glyphs, ink.color[3] / 255 * ink.opacity))
+    return ops
