@@ -82,6 +82,16 @@ async def test_an_account_synced_recently_waits_for_the_next_hour(publish_world:
     assert (await sync(world, InsightsConfig())).accounts == 1
 
 
+async def test_a_run_syncs_each_account_once(publish_world: PublishWorld) -> None:
+    world = publish_world
+    await world.add_account()
+    await world.add_account()
+
+    result = await sync(world, InsightsConfig(min_interval_seconds=0.0, batch_size=1, run_budget_seconds=5.0))
+
+    assert (result.accounts, result.synced) == (2, 2)
+
+
 async def test_online_followers_land_on_their_utc_hour(publish_world: PublishWorld) -> None:
     """Instagram keys the hours of 24 h periods ending at 07:00 UTC; the peak stays at its UTC hour."""
     world = publish_world
@@ -206,7 +216,7 @@ async def test_a_failing_account_does_not_stop_the_others(publish_world: Publish
 
     assert (result.accounts, result.synced, result.failed) == (2, 1, 1)
     assert (await account_row(world, broken))["last_insights_synced_at"] is None
-    assert (await account_row(world, broken))["insights_lease_owner"] is None
+    assert (await account_row(world, broken))["insights_lease_expires_at"] is None  # given back
     assert len(await rows(world, "account_insights", fine)) > 0
 
 

@@ -2,7 +2,8 @@
 --
 -- Time: `%(now)s` is NULL in production (the database clock) and a fixed instant in tests.
 -- Leases: a run owns the accounts it syncs (instagram_accounts.insights_lease_*), so overlapping runs
--- divide the accounts between them; the write is guarded by `insights_lease_owner = %(run)s`.
+-- divide the accounts between them; the write is guarded by `insights_lease_owner = %(run)s`. Giving an
+-- account back clears the expiry but leaves the run's name, so a run never claims an account twice.
 
 -- name: skipped
 -- The accounts this run leaves alone and why (counted in the run's result).
@@ -30,6 +31,7 @@ picked AS (
       AND (a.rate_limited_until IS NULL OR a.rate_limited_until <= clock.t)
       AND (a.insights_paused_until IS NULL OR a.insights_paused_until <= clock.t)
       AND (a.insights_lease_expires_at IS NULL OR a.insights_lease_expires_at <= clock.t)
+      AND a.insights_lease_owner IS DISTINCT FROM %(run)s::text
       AND (a.last_insights_synced_at IS NULL
            OR a.last_insights_synced_at
               <= clock.t - make_interval(secs => %(min_interval_seconds)s::double precision))
@@ -80,7 +82,9 @@ WITH clock AS (
 account AS (
     SELECT a.id, a.workspace_id
     FROM public.instagram_accounts a
-    WHERE a.id = %(account_id)s::uuid AND a.insights_lease_owner = %(run)s::text
+    WHERE a.id = %(account_id)s::uuid
+      AND a.insights_lease_owner = %(run)s::text
+      AND a.insights_lease_expires_at IS NOT NULL
 ),
 media_in AS (
     SELECT *
@@ -147,8 +151,7 @@ audience_saved AS (
 ),
 released AS (
     UPDATE public.instagram_accounts a
-    SET insights_lease_owner = NULL,
-        insights_lease_expires_at = NULL,
+    SET insights_lease_expires_at = NULL,
         last_insights_synced_at = CASE WHEN %(synced)s::boolean THEN clock.t ELSE a.last_insights_synced_at END,
         audience_synced_at = CASE WHEN %(audience_read)s::boolean THEN clock.t ELSE a.audience_synced_at END,
         usage_pct = coalesce(%(usage_pct)s::numeric, a.usage_pct),
@@ -177,5 +180,5 @@ SELECT (SELECT count(*) FROM media_saved) AS media,
 -- name: release
 -- Give the account back without writing anything else (its token is dead: mark_reauth_required ran).
 UPDATE public.instagram_accounts
-SET insights_lease_owner = NULL, insights_lease_expires_at = NULL
+SET insights_lease_expires_at = NULL
 WHERE id = %(account_id)s::uuid AND insights_lease_owner = %(run)s::text;
