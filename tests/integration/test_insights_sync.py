@@ -233,3 +233,17 @@ async def test_the_per_account_call_budget_is_kept_and_the_rest_read_next_run(pu
 
     assert second.graph_calls <= 12 and third.graph_calls <= 12
     assert len(await rows(world, "media_insights", account)) > first.media
+
+
+async def test_the_sandbox_refuses_removed_and_story_only_metrics_by_name(publish_world: PublishWorld) -> None:
+    world = publish_world
+    account = await world.add_account()
+    [feed_id] = world.sandbox.seed_media(account.ig_user_id, 1, HOUR)
+    [story_id] = world.sandbox.seed_media(account.ig_user_id, 1, HOUR, "STORIES")
+    client = world.client()
+
+    feed = await client.media_insights(feed_id, account.token, metrics=["impressions", "plays", "reach", "likes"])
+    story = await client.media_insights(story_id, account.token, metrics=["reach", "likes", "saved", "views"])
+
+    assert set(feed) == {"reach", "likes"} and set(story) == {"reach", "views"}
+    assert world.sandbox.calls["media_insights"] == 6  # each refusal named one metric: asked again without it
