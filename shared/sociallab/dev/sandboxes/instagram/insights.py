@@ -5,7 +5,8 @@ Meta's (see `sociallab.instagram.insights` for the facts):
 
 - everything is deterministic (from the account's followers and the media id) and keeps growing for
   48 hours after the hour or the media it counts, then stays put;
-- an account's audience is online most around `Account.audience_peak_hour` (UTC); ``online_followers``
+- an account's audience is online most around `Account.audience_peak_hour` (UTC; 19.5 peaks at 19 and 20
+  alike); ``online_followers``
   comes as 24 h periods ending at 07:00 UTC (Meta's UTC-07:00 days) keyed by the hour of that period;
 - below 100 followers ``online_followers`` is an empty data set and ``follows_and_unfollows`` is left out;
 - stories answer only ``reach, shares, total_interactions, views, replies, navigation`` (others are error
@@ -50,7 +51,8 @@ def _unit(key: str) -> float:
 def online_share(account: Account, instant: float) -> float:
     """The share of followers online during the hour starting at `instant` (epoch seconds, UTC)."""
     moment = datetime.fromtimestamp(instant, UTC)
-    distance = min(abs(moment.hour - account.audience_peak_hour), 24 - abs(moment.hour - account.audience_peak_hour))
+    away = abs(moment.hour - account.audience_peak_hour)
+    distance = min(away, 24 - away)
     weekend = 1.15 if moment.weekday() >= 5 else 1.0
     return (0.04 + 0.3 * math.exp(-(distance**2) / 8.0)) * weekend
 
@@ -86,7 +88,7 @@ def account_insights(state: SandboxState, account: Account, params: dict[str, st
     since = _int_param(params, "since") or until - DAY
     reach = 0.0
     for hour_start in range(since - since % 3600, until, 3600):
-        reach += account.followers_count * 0.6 * online_share(account, hour_start) * _settled(now - hour_start - 3600)
+        reach += account.followers_count * 0.2 * online_share(account, hour_start) * _settled(now - hour_start - 3600)
     values = {
         "reach": reach,
         "views": reach * 1.8,

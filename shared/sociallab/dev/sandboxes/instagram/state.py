@@ -95,7 +95,7 @@ class Account:
     name: str | None = None
     account_type: str = "BUSINESS"
     followers_count: int = 1200
-    audience_peak_hour: int = 19  # UTC hour its followers are most online (insights)
+    audience_peak_hour: float = 19  # UTC hour its followers are most online (insights)
     throttled_until: float = 0.0
     calls: deque[float] = field(default_factory=deque)
     publishes: deque[float] = field(default_factory=deque)
@@ -184,7 +184,7 @@ class SandboxState:
         name: str | None = None,
         followers_count: int = 1200,
         account_type: str = "BUSINESS",
-        audience_peak_hour: int = 19,
+        audience_peak_hour: float = 19,
     ) -> None:
         """Register a professional account with a long-lived `token` issued at `issued_at` (default now);
         its followers are online most around `audience_peak_hour` (UTC)."""
