@@ -247,3 +247,22 @@ async def test_the_sandbox_refuses_removed_and_story_only_metrics_by_name(publis
 
     assert set(feed) == {"reach", "likes"} and set(story) == {"reach", "views"}
     assert world.sandbox.calls["media_insights"] == 6  # each refusal named one metric: asked again without it
+
+
+async def test_account_days_are_read_while_they_settle_and_once_after(publish_world: PublishWorld) -> None:
+    world = publish_world
+    await world.add_account()
+    now = world.clock.now
+    world.clock.advance((now.replace(hour=10, minute=0, second=0) + timedelta(days=1) - now).total_seconds())
+    await sync(world)  # first sync at 10:00 UTC: today and 7 days back
+    assert world.sandbox.calls["account_insights"] == InsightsConfig().backfill_days + 1
+
+    world.clock.advance(HOUR)
+    await sync(world)  # 11:00: today and the two days still settling
+    assert world.sandbox.calls["account_insights"] == InsightsConfig().backfill_days + 1 + 3
+
+    world.clock.advance(13.5 * HOUR)
+    await sync(world)  # 00:30 the next day: and the day that froze at midnight, once
+    world.clock.advance(HOUR)
+    await sync(world)
+    assert world.sandbox.calls["account_insights"] == InsightsConfig().backfill_days + 1 + 3 + 4 + 3

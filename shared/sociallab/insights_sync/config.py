@@ -13,9 +13,10 @@ class InsightsConfig:
 
     Graph calls per account and run (see README "insights-sync"): 1 media list + one per media still
     settling (published in the last 48 h, or never read since it turned 48 h) + one per live story +
-    `settle_days` + 1 account days (`backfill_days` + 1 on an account's first sync) + 1 audience read a day.
-    Steady state for a club posting a few times a day: about 8; the first sync of an account with 30 media:
-    about 40, capped by `max_calls_per_account`.
+    3 account days (today and the two still settling; the day that froze at midnight once more in the day's
+    first run; `backfill_days` + 1 on an account's first sync) + 1 audience read a day. Steady state for a
+    club posting a few times a day: about 8; the first sync of an account with 30 media: about 40, capped
+    by `max_calls_per_account`.
     """
 
     account_concurrency: int = 25  # accounts synced at once
@@ -34,7 +35,7 @@ class InsightsConfig:
     media_limit: int = 30  # newest feed media looked at per run
     frozen_limit: int = 200  # frozen media ids the claim hands over per account
     settle_seconds: float = 48 * 3600.0  # Meta's values keep changing this long
-    settle_days: int = 3  # UTC days before today still read every run (the last one read once after it froze)
+    settle_days: int = 3  # UTC days before today looked at: today-1 and today-2 settle, today-3 froze at 00:00
     backfill_days: int = 7  # UTC days before today read on an account's first sync
     audience_days: int = 28  # online_followers history read (Meta keeps 30 days)
     audience_interval_seconds: float = 86_400.0  # online_followers read at most this often

@@ -158,9 +158,18 @@ class _AccountSync:
         return self.readings
 
     def _days(self, now: datetime) -> list[date]:
-        back = self.config.backfill_days if self.account.last_synced_at is None else self.config.settle_days
+        """The UTC days to read: those still settling (ended less than 48 h ago), and one more read of a day
+        that froze since the last complete sync; `backfill_days` back on the first sync."""
+        last = self.account.last_synced_at
+        back = self.config.backfill_days if last is None else self.config.settle_days
         today = now.astimezone(UTC).date()
-        return [today - timedelta(days=n) for n in range(back + 1)]
+        settle = timedelta(seconds=self.config.settle_seconds)
+        days = []
+        for day in (today - timedelta(days=n) for n in range(back + 1)):
+            frozen_at = datetime.combine(day + timedelta(days=1), day_start(), tzinfo=UTC) + settle
+            if last is None or now < frozen_at or last < frozen_at:
+                days.append(day)
+        return days
 
     def _note(self, what: str, exc: InstagramError) -> None:
         """A read that failed without stopping the account: the run carries on, the sync is incomplete."""
