@@ -30,6 +30,13 @@ def next_run(now: float, every_seconds: int) -> float:
     return (now // every_seconds + 1) * every_seconds
 
 
+def first_run(start: float, job: Job) -> float:
+    """When the job first fires: `first_after_seconds` after `start`, else its cadence's next boundary."""
+    if job.first_after_seconds is not None:
+        return start + job.first_after_seconds
+    return next_run(start, job.every_seconds)
+
+
 async def run_job(client: httpx.AsyncClient, job: Job, secret: str) -> int:
     """Call the job's function once; returns the HTTP status (0 when it could not be reached)."""
     try:
@@ -47,12 +54,7 @@ async def run_forever(base_url: str, jobs: list[Job], secret: str) -> None:
         return
     async with httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(600.0)) as client:
         start = time.time()
-        due = {
-            job: start + job.first_after_seconds
-            if job.first_after_seconds is not None
-            else next_run(start, job.every_seconds)
-            for job in jobs
-        }
+        due = {job: first_run(start, job) for job in jobs}
         running: set[asyncio.Task[int]] = set()
         while True:
             job = min(due, key=due.__getitem__)
