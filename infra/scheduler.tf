@@ -26,6 +26,12 @@ locals {
       retries     = 0      # the next tick is the retry
       description = "Finish match-webhook deliveries whose work did not finish (instance throttled or gone)"
     }
+    "insights-sync" = {
+      cron        = "7 * * * *"
+      deadline    = "540s"
+      retries     = 0 # the next hour is the retry; values keep settling for 48 h anyway
+      description = "Pull account and media insights"
+    }
     "refresh-tokens" = {
       cron        = "17 3 * * *"
       deadline    = "540s"

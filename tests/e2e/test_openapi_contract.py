@@ -67,6 +67,7 @@ def write_config(path: Path, *, token: str, ids: dict[str, Any]) -> None:
     # the credential), so it runs as the scheduler, for which every schema-valid body is valid.
     for operation_id in (
         "publish-due:post:/",
+        "insights-sync:post:/",
         "refresh-tokens:post:/",
         "housekeeping:post:/",
         "drive-sync:post:/",

@@ -27,6 +27,14 @@ def test_next_run_is_the_next_boundary() -> None:
     assert cron.next_run(0.0, 900) == 900.0
 
 
+def test_insights_sync_also_runs_shortly_after_start() -> None:
+    """So the demo account has insights rows without waiting for the hour."""
+    functions = load_functions([Path(__file__).resolve().parents[2] / "functions"])
+    jobs = {job.function: job for job in jobs_of(functions)}
+    assert cron.first_run(1000.0, jobs["insights-sync"]) == 1150.0
+    assert cron.first_run(1000.0, jobs["publish-due"]) == 1020.0
+
+
 def test_functions_are_loaded_by_path_under_unique_names(tmp_path: Path) -> None:
     functions = load_functions([FIXTURES])
     assert [f.name for f in functions] == ["echo", "ticker"]

@@ -1,7 +1,8 @@
 """A local stand-in for Cloud Scheduler: POSTs `{}` to each scheduled function on its cadence.
 
 Calls go over real HTTP to the dev server with the scheduler secret, exactly as Cloud Scheduler
-calls the deployed functions. A cadence of 60 s fires at the start of every minute.
+calls the deployed functions. A cadence of 60 s fires at the start of every minute. A job with
+`first_after_seconds` also fires once that long after start (an hourly job the demo needs data from).
 """
 
 from __future__ import annotations
@@ -22,11 +23,19 @@ class Job:
     function: str
     every_seconds: int
     path: str = "/"
+    first_after_seconds: float | None = None
 
 
 def next_run(now: float, every_seconds: int) -> float:
     """The next multiple of `every_seconds` after `now` (epoch seconds)."""
     return (now // every_seconds + 1) * every_seconds
+
+
+def first_run(start: float, job: Job) -> float:
+    """When the job first fires: `first_after_seconds` after `start`, else its cadence's next boundary."""
+    if job.first_after_seconds is not None:
+        return start + job.first_after_seconds
+    return next_run(start, job.every_seconds)
 
 
 async def run_job(client: httpx.AsyncClient, job: Job, secret: str) -> int:
@@ -49,7 +58,8 @@ async def run_forever(base_url: str, jobs: list[Job], secret: str) -> None:
     if not jobs:
         return
     async with httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(600.0)) as client:
-        due = {job: next_run(time.time(), job.every_seconds) for job in jobs}
+        start = time.time()
+        due = {job: first_run(start, job) for job in jobs}
         running: set[asyncio.Task[int]] = set()
         while True:
             job = min(due, key=due.__getitem__)

@@ -21,18 +21,30 @@ Each response's ``X-App-Usage`` / ``X-Business-Use-Case-Usage`` headers are reme
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
 from sociallab.config import Settings
 from sociallab.errors import ConfigurationError
 from sociallab.instagram.errors import (
+    InsightsUnavailableError,
     InstagramError,
     PermanentError,
     TransientError,
     UnknownOutcomeError,
     classify,
+)
+from sociallab.instagram.insights import (
+    ACCOUNT_METRICS,
+    InsightsMedia,
+    OnlineHour,
+    online_hours_utc,
+    parse_media_list,
+    parse_values,
+    unsupported_metrics,
 )
 from sociallab.instagram.models import (
     Profile,
@@ -54,6 +66,8 @@ __all__ = ["InstagramClient", "MediaType", "Profile", "PublishingLimit", "Recent
 MediaType = Literal["IMAGE", "CAROUSEL", "STORIES"]
 PROFILE_FIELDS = "user_id,username,name,account_type,profile_picture_url,followers_count"
 RECENT_MEDIA_FIELDS = "id,caption,timestamp,permalink"
+INSIGHTS_MEDIA_FIELDS = "id,media_type,media_product_type,timestamp"
+MISSING_OBJECT_SUBCODE = 33  # "Object with ID ... does not exist": a deleted media, not a refused metric
 MAX_MEDIA_PAGE = 100
 TIMEOUT_SECONDS, CONNECT_TIMEOUT_SECONDS = 10.0, 5.0
 _MAX_REMEMBERED = 10_000
@@ -92,6 +106,7 @@ class InstagramClient:
         self._app_id = app_id
         self._app_secret = app_secret
         self._usage: dict[str, Usage] = {}
+        self._calls: Counter[str] = Counter()  # Graph requests sent per account (what budgets count)
         self._owner: dict[str, str] = {}  # token hash / container id / media id -> ig_user_id
 
     @classmethod
@@ -380,6 +395,130 @@ class InstagramClient:
             self._remember(media_id, ig_user_id)
         return media
 
+    # --- insights ----------------------------------------------------------------------------------------
+
+    async def insights_media(self, ig_user_id: str, token: str, *, limit: int = 30) -> list[InsightsMedia]:
+        """The account's newest feed media (up to `limit`, one page) with their type and time.
+
+        Raises:
+            TokenInvalidError, ThrottledError, TransientError, PermanentError.
+        """
+        body = await self._read(
+            f"{ig_user_id}/media",
+            kind="media_list",
+            fields=INSIGHTS_MEDIA_FIELDS,
+            token=token,
+            account=ig_user_id,
+            limit=str(max(1, min(limit, MAX_MEDIA_PAGE))),
+        )
+        if not isinstance(body.get("data"), list):
+            raise TransientError("Instagram's media list response had no data.")
+        media = parse_media_list(body)
+        for item in media:
+            self._remember(item.id, ig_user_id)
+        return media
+
+    async def account_insights(
+        self,
+        ig_user_id: str,
+        token: str,
+        *,
+        since: datetime,
+        until: datetime,
+        metrics: Sequence[str] = ACCOUNT_METRICS,
+    ) -> dict[str, float]:
+        """Daily totals (``metric_type=total_value``, ``period=day``) over [since, until); a metric Instagram
+        does not return is absent from the answer, and one it refuses (error 100) is left out, not the rest.
+
+        Raises:
+            InsightsUnavailableError (error 10: not enough data), TokenInvalidError, ThrottledError,
+            TransientError, PermanentError.
+        """
+        params = {
+            "metric_type": "total_value",
+            "period": "day",
+            "since": str(int(since.timestamp())),
+            "until": str(int(until.timestamp())),
+        }
+        return await self._metrics(f"{ig_user_id}/insights", "account_insights", token, ig_user_id, metrics, params)
+
+    async def online_followers(
+        self, ig_user_id: str, token: str, *, since: datetime, until: datetime
+    ) -> list[OnlineHour]:
+        """Followers online per hour over [since, until) (at most the last 30 days), as UTC hours (see
+        `sociallab.instagram.insights` for the conversion). Empty below 100 followers.
+
+        Raises:
+            InsightsUnavailableError, TokenInvalidError, ThrottledError, TransientError, PermanentError.
+        """
+        params = {
+            "metric": "online_followers",
+            "period": "lifetime",
+            "since": str(int(since.timestamp())),
+            "until": str(int(until.timestamp())),
+            "access_token": token,
+        }
+        body = await self._call(
+            "GET", self._url(f"{ig_user_id}/insights"), kind="audience", params=params, token=token,
+            account=ig_user_id, safe=True,
+        )  # fmt: skip
+        return online_hours_utc(body)
+
+    async def media_insights(
+        self, media_id: str, token: str, *, metrics: Sequence[str], ig_user_id: str | None = None
+    ) -> dict[str, float]:
+        """The media's lifetime metrics; a metric Instagram does not return is absent, and one it refuses
+        for this media type (error 100) is dropped and the others asked again, never lost.
+
+        Raises:
+            InsightsUnavailableError (error 10: e.g. a story with fewer than 5 viewers), PermanentError (the
+            media is gone), TokenInvalidError, ThrottledError, TransientError.
+        """
+        account = ig_user_id or self._owner.get(media_id)
+        return await self._metrics(f"{media_id}/insights", "media_insights", token, account, metrics, {})
+
+    async def _metrics(
+        self,
+        path: str,
+        kind: str,
+        token: str,
+        account: str | None,
+        metrics: Sequence[str],
+        params: dict[str, str],
+    ) -> dict[str, float]:
+        """Ask for `metrics`; on error 100 drop the metrics the message names and ask again; when it names
+        none, ask for each metric alone (a metric refused alone is absent)."""
+        wanted = list(metrics)
+        while wanted:
+            query = {**params, "metric": ",".join(wanted), "access_token": token}
+            try:
+                body = await self._call(
+                    "GET", self._url(path), kind=kind, params=query, token=token, account=account, safe=True
+                )
+                return parse_values(body)
+            except PermanentError as exc:
+                if (
+                    exc.meta_code != 100
+                    or exc.subcode == MISSING_OBJECT_SUBCODE
+                    or isinstance(exc, InsightsUnavailableError)
+                ):
+                    raise
+                refused = unsupported_metrics(exc.message, wanted)
+                if refused:
+                    wanted = [m for m in wanted if m not in refused]
+                    continue
+                if len(wanted) == 1:
+                    return {}
+                found: dict[str, float] = {}
+                for metric in wanted:
+                    found.update(await self._metrics(path, kind, token, account, [metric], params))
+                return found
+        return {}
+
+    def calls_for(self, ig_user_id: str) -> int:
+        """How many Graph requests this client sent for the account."""
+        return self._calls[ig_user_id]
+
     def usage_for(self, ig_user_id: str) -> Usage | None:
         """The usage figure of the last response seen for this account (None before any)."""
         return self._usage.get(ig_user_id)
@@ -429,6 +568,8 @@ class InstagramClient:
             account = self._owner.get(_token_key(token))
         elif account is not None and token is not None:
             self._remember(_token_key(token), account)
+        if account is not None:
+            self._calls[account] += 1
         import httpx
 
         try:

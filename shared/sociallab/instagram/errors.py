@@ -15,8 +15,10 @@ property of the type, never of string matching::
           ├── PublishLimitError                      9 / 2207042: 24 h publishing quota reached
           ├── ContainerExpiredError                  24 / 2207008: create a new container
           └── PermanentError (422)                   bad parameter, image rejected, caption too long, ...: .reason
-               └── MediaUnfetchableError             9004 / 2207052: Meta could not download the image URL
-                                                     (worth a few retries before it is final)
+               ├── MediaUnfetchableError             9004 / 2207052: Meta could not download the image URL
+               │                                     (worth a few retries before it is final)
+               └── InsightsUnavailableError          10: not enough data / viewers for insights (small
+                                                     accounts, stories under 5 viewers): the metrics are absent
 
 Messages never contain tokens: Meta's text is passed through `sociallab.logging.redact`.
 """
@@ -171,6 +173,10 @@ class MediaUnfetchableError(PermanentError):
     """Instagram could not download the image from its URL."""
 
 
+class InsightsUnavailableError(PermanentError):
+    """Instagram has not enough data to show these insights (error 10); the metrics are absent, not 0."""
+
+
 def _int(value: Any) -> int | None:
     try:
         return int(value) if value is not None else None
@@ -191,6 +197,8 @@ def _kind(code: int | None, subcode: int | None, status: int, transient_flag: bo
         return ContainerExpiredError
     if code == 9004 or subcode == 2207052:
         return MediaUnfetchableError
+    if code == 10:
+        return InsightsUnavailableError
     if code in TRANSIENT_CODES or subcode in {2207001, 2207003, 2207053} or transient_flag:
         return TransientError
     if code is None and status >= 500:

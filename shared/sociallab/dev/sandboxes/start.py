@@ -21,6 +21,9 @@ from sociallab.dev.sandboxes.instagram import InstagramSandbox
 DEMO_IG_USER_ID = "17841400000000001"
 DEMO_DRIVE_FOLDER_ID = "1DemoFCmatchPhotosSandboxFolder"  # fixed, so the connected demo source survives restarts
 DEMO_IG_USERNAME = "demofc"
+DEMO_AUDIENCE_PEAK_UTC = 19.5  # most online at 19:00 and 20:00 UTC alike (20:00 and 21:00 in Amsterdam, winter)
+DEMO_EARLIER_MEDIA = 12
+DEMO_EARLIER_EVERY_SECONDS = 13 * 3600
 SANDBOX_APP_ID = "sandbox-app"
 
 
@@ -56,8 +59,14 @@ def start_sandboxes(base_url: str, *, demo_instagram_token: str, demo_photos: li
             app_secret=os.environ["INSTAGRAM_APP_SECRET"],
         )
         sandbox.add_account(
-            ig_user_id=DEMO_IG_USER_ID, username=DEMO_IG_USERNAME, token=demo_instagram_token, name="Demo FC"
+            ig_user_id=DEMO_IG_USER_ID,
+            username=DEMO_IG_USERNAME,
+            token=demo_instagram_token,
+            name="Demo FC",
+            audience_peak_hour=DEMO_AUDIENCE_PEAK_UTC,
         )
+        # The club posted before it used SocialLab: insights-sync finds these media (and their figures).
+        sandbox.seed_media(DEMO_IG_USER_ID, DEMO_EARLIER_MEDIA, DEMO_EARLIER_EVERY_SECONDS)
         root = f"{base_url}/sandbox/instagram"
         os.environ.update(
             INSTAGRAM_APP_ID=SANDBOX_APP_ID,

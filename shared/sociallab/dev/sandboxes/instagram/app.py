@@ -5,13 +5,15 @@ Graph routes (the version prefix, e.g. ``/v25.0``, is optional): ``POST /oauth/a
 ``GET /access_token``, ``GET /refresh_access_token``, ``GET /me``, ``POST /{ig_user_id}/media``,
 ``POST /{ig_user_id}/media_publish``, ``GET /{ig_user_id}/media`` (the feed, newest first, paginated),
 ``GET /{ig_user_id}/content_publishing_limit``, ``GET /{id}`` (container
-status or media fields), ``POST /{media_id}/comments``. ``GET /oauth/authorize`` stands in for the consent page
+status or media fields), ``POST /{media_id}/comments``, ``GET /{ig_user_id}/insights`` and
+``GET /{media_id}/insights`` (see `insights`). ``GET /oauth/authorize`` stands in for the consent page
 (redirects back with a code). Every answer carries ``X-App-Usage`` and, for an account,
 ``X-Business-Use-Case-Usage``.
 
 Control routes for the dev server and e2e tests: ``GET /_sandbox/state``, ``POST /_sandbox/faults`` (a `Fault`
 as JSON), ``DELETE /_sandbox/faults``, ``POST /_sandbox/accounts``, ``POST /_sandbox/codes``,
-``POST /_sandbox/throttle``, ``POST /_sandbox/revoke``, ``POST /_sandbox/images`` (raw bytes; served back at
+``POST /_sandbox/throttle``, ``POST /_sandbox/revoke``, ``POST /_sandbox/media`` (earlier media of an
+account: ``{"ig_user_id", "count", "every_seconds"}``), ``POST /_sandbox/images`` (raw bytes; served back at
 ``GET /_sandbox/images/{id}`` for `fetch_images=True`).
 
 Latency and hangs are `asyncio.sleep` inside the handler (that is the behaviour being faked); a hang ends
@@ -35,7 +37,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from sociallab.dev.sandboxes.instagram import content
+from sociallab.dev.sandboxes.instagram import content, insights
 from sociallab.dev.sandboxes.instagram.faults import Fault, FaultPlan
 from sociallab.dev.sandboxes.instagram.state import Account, MetaError, SandboxState, bad_param
 
@@ -188,6 +190,15 @@ class InstagramSandbox(SandboxState):
                 return content.publishing_limit(self, a)
 
             return "limit", limit, parts[0]
+        if len(parts) == 2 and method == "GET" and parts[1] == "insights":
+            object_id = parts[0]
+            if object_id in self.media:
+                kind = "media_insights"
+            elif params.get("metric") == "online_followers":
+                kind = "audience"
+            else:
+                kind = "account_insights"
+            return kind, lambda a, _i: insights.insights_route(self, a, object_id, params), None
         if len(parts) == 2 and method == "POST" and parts[1] == "comments":
             return "comment", lambda a, _i: {"id": content.comment(self, a, parts[0], params.get("message"))}, None
         if len(parts) == 1 and method == "GET":
@@ -282,6 +293,16 @@ class InstagramSandbox(SandboxState):
         query = urlencode({"code": self.issue_code(ig_user_id), "state": params.get("state", "")})
         return RedirectResponse(f"{redirect_uri}?{query}", status_code=302)
 
+    def seed_media(self, ig_user_id: str, count: int, every_seconds: float, media_type: str = "IMAGE") -> list[str]:
+        """Give the account `count` earlier media, the newest `every_seconds` ago (history for insights).
+
+        Raises:
+            KeyError: no such account.
+        """
+        with self.lock:
+            account = self.accounts[ig_user_id]
+            return insights.seed_media(self, account, count=count, every_seconds=every_seconds, media_type=media_type)
+
     def add_image(self, data: bytes, content_type: str = "image/jpeg") -> str:
         """Host `data` at ``{base_url}/_sandbox/images/{id}`` (an image URL Meta could fetch); returns the id."""
         with self.lock:
@@ -327,6 +348,9 @@ class InstagramSandbox(SandboxState):
         if parts == ["throttle"] and method == "POST":
             self.throttle(str(spec["ig_user_id"]), float(spec.get("seconds", 3600)))
             return Response(status_code=204)
+        if parts == ["media"] and method == "POST":
+            ids = self.seed_media(str(spec["ig_user_id"]), int(spec["count"]), float(spec["every_seconds"]))
+            return JSONResponse({"ids": ids}, status_code=201)
         if parts == ["revoke"] and method == "POST":
             self.revoke_tokens(str(spec["ig_user_id"]))
             return Response(status_code=204)

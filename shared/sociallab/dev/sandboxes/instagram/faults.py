@@ -1,7 +1,8 @@
 """Fault switches of the Instagram sandbox: make chosen calls fail the way Meta's API fails.
 
 A `Fault` matches calls by endpoint kind (create, status, publish, limit, comment, permalink, media_list,
-token, me or any) and optionally by account, fires with a probability and/or a limited number of times, and does one of:
+token, me, account_insights, audience, media_insights or any) and optionally by account, fires with a
+probability and/or a limited number of times, and does one of:
 
 - ``error``: answer Meta's error payload (``code``, ``subcode``, ``http_status``; HTTP 500 with no body when
   ``code`` is None and the status is 5xx);
@@ -20,9 +21,13 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Kind = Literal["create", "status", "publish", "limit", "comment", "permalink", "media_list", "token", "me", "any"]
+Kind = Literal[
+    "create", "status", "publish", "limit", "comment", "permalink", "media_list", "token", "me",
+    "account_insights", "audience", "media_insights", "any",
+]  # fmt: skip
 Action = Literal["error", "timeout", "slow", "drop"]
-KINDS = ("create", "status", "publish", "limit", "comment", "permalink", "media_list", "token", "me", "any")
+KINDS = ("create", "status", "publish", "limit", "comment", "permalink", "media_list", "token", "me",
+         "account_insights", "audience", "media_insights", "any")  # fmt: skip
 ACTIONS = ("error", "timeout", "slow", "drop")
 
 

@@ -95,6 +95,7 @@ class Account:
     name: str | None = None
     account_type: str = "BUSINESS"
     followers_count: int = 1200
+    audience_peak_hour: float = 19  # UTC hour its followers are most online (insights)
     throttled_until: float = 0.0
     calls: deque[float] = field(default_factory=deque)
     publishes: deque[float] = field(default_factory=deque)
@@ -183,13 +184,17 @@ class SandboxState:
         name: str | None = None,
         followers_count: int = 1200,
         account_type: str = "BUSINESS",
+        audience_peak_hour: float = 19,
     ) -> None:
-        """Register a professional account with a long-lived `token` issued at `issued_at` (default now)."""
+        """Register a professional account with a long-lived `token` issued at `issued_at` (default now);
+        its followers are online most around `audience_peak_hour` (UTC)."""
         with self.lock:
             now = self.clock()
             account = self.accounts.get(ig_user_id)
             if account is None:
-                account = Account(ig_user_id, username, name or username, account_type, followers_count)
+                account = Account(
+                    ig_user_id, username, name or username, account_type, followers_count, audience_peak_hour
+                )
                 self.accounts[ig_user_id] = account
             issued = now if issued_at is None else issued_at
             self.tokens[token] = Token(ig_user_id, "long", issued, issued + expires_in)
