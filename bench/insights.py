@@ -39,7 +39,7 @@ from sociallab.config import get_settings, reset_settings
 from sociallab.dev.sandboxes.instagram import InstagramSandbox
 from sociallab.insights_sync import InsightsConfig, InsightsSyncResult, insights_sync
 from sociallab.instagram.accounts import encrypt_token
-from sociallab.instagram.client import DEFAULT_TIMEOUT, InstagramClient
+from sociallab.instagram.client import InstagramClient, new_http_client
 
 
 def _serve_sandbox(port: int, latency: float) -> None:
@@ -107,7 +107,7 @@ async def one_run(url: str, config: InsightsConfig) -> tuple[float, InsightsSync
     limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
     RoundTrips.count = 0
     try:
-        async with httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, limits=limits) as http:
+        async with new_http_client(limits=limits) as http:
             client = InstagramClient.from_settings(get_settings(), http)
             started = time.perf_counter()
             result = await insights_sync(db, client, config=config)

@@ -31,7 +31,6 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_start
 from typing import TypeVar
 
-import httpx
 
 from sociallab.config import Settings, get_settings
 from sociallab.crypto import TokenCipher
@@ -40,7 +39,7 @@ from sociallab.errors import AppError
 from sociallab.insights_sync.config import InsightsConfig, InsightsSyncResult
 from sociallab.insights_sync.store import AccountReadings, ClaimedAccount, InsightsStore
 from sociallab.instagram.accounts import ReauthRequiredError, get_cipher, usable_token
-from sociallab.instagram.client import DEFAULT_TIMEOUT, InstagramClient
+from sociallab.instagram.client import InstagramClient, new_http_client
 from sociallab.instagram.errors import (
     InsightsUnavailableError,
     InstagramError,
@@ -371,7 +370,9 @@ async def run_insights_sync(
     settings = settings or get_settings()
     config = config or InsightsConfig()
     in_flight = config.account_concurrency * config.media_concurrency
+    import httpx  # loaded by the run that calls Instagram, not at cold start
+
     limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
-    async with httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, limits=limits) as http:
+    async with new_http_client(limits=limits) as http:
         client = InstagramClient.from_settings(settings, http)
         return await insights_sync(db, client, settings=settings, config=config)
