@@ -17,6 +17,7 @@ draft can be scheduled and engagement scores apply); with several, the post stay
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -131,6 +132,7 @@ class Generator:
     storage: Storage
     captions: CaptionWriter
     engagement: EngagementSource | None = None
+    rng: random.Random | None = None  # the template selector's randomness (seeded in tests)
     clock: Callable[[], datetime] = times.utcnow
 
     async def generate(
@@ -188,6 +190,7 @@ class Generator:
                 account_id=account_id,
                 template_key=body.template_key,
                 engagement=self.engagement,
+                rng=self.rng,
             )
             try:
                 choice = await select(photo_count=len(photos))
@@ -256,6 +259,8 @@ class Generator:
                 "post_id": str(out.id),
                 "template": record.key,
                 "template_reason": choice.reason,
+                "template_score": choice.score,
+                "template_detail": choice.detail,
                 "caption_source": caption.source,
                 "caption_fallback_reason": caption.reason,
                 "photos": len(photos),
