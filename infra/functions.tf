@@ -6,7 +6,7 @@ locals {
   # secret, signed OAuth state, Drive channel token, OIDC). Not public: only the scheduler's
   # service account may invoke; Cloud Run checks its OIDC token before the code runs.
   # db_pool: DB_POOL_MAX_SIZE; max_instances x db_pool summed over all functions is the worst-case
-  # number of pooler connections (150 with these defaults; see README).
+  # number of pooler connections (165 with these defaults; see README).
   functions = {
     "instagram-auth"   = { public = true, memory = "512Mi", concurrency = 40, max_instances = 3, timeout = 60, db_pool = 2 }
     "refresh-tokens"   = { public = false, memory = "512Mi", concurrency = 1, max_instances = 1, timeout = 540, db_pool = 2 }
@@ -14,6 +14,7 @@ locals {
     "assets"           = { public = true, memory = "2Gi", concurrency = 4, max_instances = 10, timeout = 120, db_pool = 3 }
     "generate-content" = { public = true, memory = "1Gi", concurrency = 4, max_instances = 10, timeout = 120, db_pool = 3 }
     "posts"            = { public = true, memory = "512Mi", concurrency = 40, max_instances = 10, timeout = 60, db_pool = 5 }
+    "insights"         = { public = true, memory = "512Mi", concurrency = 40, max_instances = 5, timeout = 60, db_pool = 3 }
     "publish-due"      = { public = false, memory = "512Mi", concurrency = 1, max_instances = 3, timeout = 540, db_pool = 5 }
     "insights-sync"    = { public = false, memory = "512Mi", concurrency = 1, max_instances = 2, timeout = 540, db_pool = 4 }
     "housekeeping"     = { public = false, memory = "512Mi", concurrency = 1, max_instances = 1, timeout = 300, db_pool = 1 }

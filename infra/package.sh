@@ -21,7 +21,7 @@ DIST="$HERE/dist"
 PYTHON="${PYTHON:-python3}"
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-315532800}" # 1980-01-01, the earliest zip time
 
-ALL_FUNCTIONS=(instagram-auth refresh-tokens drive-sync assets generate-content posts publish-due insights-sync housekeeping)
+ALL_FUNCTIONS=(instagram-auth refresh-tokens drive-sync assets generate-content posts insights publish-due insights-sync housekeeping)
 if [ "$#" -gt 0 ]; then FUNCTIONS=("$@"); else FUNCTIONS=("${ALL_FUNCTIONS[@]}"); fi
 
 for name in "${FUNCTIONS[@]}"; do

@@ -33,7 +33,7 @@ NOT_DEPLOYED = {
 
 HEAVY = ("PIL", "pillow_heif", "google.genai", "boto3")
 # Entry points that must load neither Pillow, google-genai nor boto3 (nor sociallab.dev, like all).
-LIGHT_FUNCTIONS = ("publish-due", "posts", "instagram-auth", "refresh-tokens", "housekeeping")
+LIGHT_FUNCTIONS = ("publish-due", "posts", "insights", "instagram-auth", "refresh-tokens", "housekeeping")
 # These make images, so Pillow is theirs to load; still no google-genai, boto3 or dev code at load.
 IMAGE_FUNCTIONS = ("assets", "drive-sync", "generate-content")
 
