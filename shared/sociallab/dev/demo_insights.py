@@ -1,7 +1,8 @@
 """Insights for the demo account of `make run`, as if insights-sync had run for two months: when
 followers are online, the account's days, and sixteen published match results made with two
-templates (the built-in and the workspace's bold variant, which engages about 30 % better), so the
-preview shows best times and template figures before any real sync. Idempotent, deterministic.
+templates (the built-in and the workspace's bold variant, which engages about 30 % better; posts at
+21:00 engage better than at 18:00), so the preview shows best times and template figures before any
+real sync. Idempotent, deterministic.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ HISTORY_POSTS = 16
 
 
 def online_followers(local_weekday: int, local_hour: int) -> float:
-    """Followers online: a lunch bump, an evening peak around 20:00, more at weekends (0 = Sunday)."""
-    evening = 520 * max(0.0, 1 - abs(local_hour - 20) / 4)
+    """Followers online: a lunch bump, an evening peak from 20:00 to 21:00, more at weekends (0 = Sunday)."""
+    evening = 520 * max(0.0, 1 - abs(local_hour - 20.5) / 3.5)
     lunch = 240 * max(0.0, 1 - abs(local_hour - 12.5) / 2)
     night = 40 if 1 <= local_hour <= 6 else 110
     weekend = 1.2 if local_weekday in (0, 6) else 1.0
@@ -93,7 +94,7 @@ async def seed_demo_insights(db: Database, *, account_id: str, now: datetime) ->
         tz = times.zone(TIMEZONE)
         for index in range(HISTORY_POSTS):
             key = "match_result" if index % 2 else BOLD_KEY
-            local_hour = (19, 21)[index % 3 == 0]
+            local_hour = (18, 21)[index % 3 != 1]
             day = (now - timedelta(days=3 * index + 2)).astimezone(tz).date()
             at = times.local_time_on(day, time(local_hour), tz)
             ig_media_id = f"demo-history-{index}"
@@ -123,7 +124,7 @@ async def seed_demo_insights(db: Database, *, account_id: str, now: datetime) ->
                     },
                 )
             reach = rng.randint(900, 2600)
-            rate = max(0.005, rng.gauss(TRUE_RATES[key] * (1.15 if local_hour == 21 else 1.0), 0.008))
+            rate = max(0.005, rng.gauss(TRUE_RATES[key] * (1.35 if local_hour == 21 else 1.0), 0.008))
             total = round(reach * rate)
             likes = round(total * 0.8)
             comments, saved = round(total * 0.08), round(total * 0.07)

@@ -3,6 +3,7 @@ figures, and every post as the frontend would list it."""
 
 from __future__ import annotations
 
+from collections import Counter
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from sociallab.db import Database, load_queries
 from sociallab.dev.loader import LoadedFunction
 from sociallab.dev.sandboxes.start import Sandboxes, published_media
 from sociallab.errors import AppError
+from sociallab.performance.api_models import TemplatePerformanceOut
 from sociallab.performance.service import template_performance
 from sociallab.scheduling import best_times, times
 from sociallab.storage import Storage, get_storage
@@ -106,6 +108,12 @@ def _pct(value: float | None) -> str:
     return _cell(None) if value is None else f"{value * 100:.1f} %"
 
 
+def _compared(items: list[TemplatePerformanceOut]) -> list[TemplatePerformanceOut]:
+    """The templates the selector chooses between (two or more of a content type and format) or that have posts."""
+    groups = Counter((i.content_type, i.format) for i in items)
+    return [i for i in items if i.posts or groups[(i.content_type, i.format)] > 1]
+
+
 def _learning(account: dict[str, Any]) -> str:
     """An account's best times (local) and each template's figures and the selector's belief."""
     tz = times.zone(account["timezone"])
@@ -121,9 +129,9 @@ def _learning(account: dict[str, Any]) -> str:
         )
     parts.append(
         f"</table><h2>Templates for @{name}</h2><table><tr><th>Template</th><th>Content · format</th><th>Posts</th>"
-        "<th>Mean engagement</th><th>Belief (95 %)</th><th>Chosen</th></tr>"
+        "<th>Mean engagement</th><th>Belief (95 %)</th><th>Chosen now</th></tr>"
     )
-    for item in account["templates"].items:
+    for item in _compared(account["templates"].items):
         belief = item.belief
         parts.append(
             f"<tr><td><b>{escape(item.key)}</b> {escape(item.name)}</td>"
