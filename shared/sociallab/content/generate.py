@@ -11,7 +11,7 @@ the JPEG goes to `workspaces/<ws>/posts/<render id>/0.jpg`; the post is created 
 time = that time, naive = local to the workspace).
 
 Without `instagram_account_id`, a workspace with exactly one active account gets that one (so a
-draft can be scheduled and engagement scores apply); with several, the post stays unassigned.
+draft can be scheduled and the selector learns from that account's posts); with several, the post stays unassigned.
 """
 
 from __future__ import annotations
