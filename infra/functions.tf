@@ -39,6 +39,10 @@ locals {
       public  = false, memory = "512Mi", concurrency = 1, max_instances = 2, timeout = 540, db_pool = 4
       secrets = ["DATABASE_URL", "SUPABASE_JWT_SECRET", "WEBHOOK_SECRET", "INSTAGRAM_APP_SECRET", "TOKEN_ENCRYPTION_KEY"]
     }
+    "insights" = {
+      public  = true, memory = "512Mi", concurrency = 40, max_instances = 5, timeout = 60, db_pool = 3
+      secrets = ["DATABASE_URL", "SUPABASE_JWT_SECRET", "WEBHOOK_SECRET", "SUPABASE_SERVICE_ROLE_KEY", "URL_SIGNING_KEY"]
+    }
     "publish-due" = {
       public  = false, memory = "512Mi", concurrency = 1, max_instances = 3, timeout = 540, db_pool = 5
       secrets = ["DATABASE_URL", "SUPABASE_JWT_SECRET", "WEBHOOK_SECRET", "SUPABASE_SERVICE_ROLE_KEY", "URL_SIGNING_KEY", "INSTAGRAM_APP_SECRET", "TOKEN_ENCRYPTION_KEY"]

@@ -108,6 +108,7 @@ def seed_ids(server: DevServer, database_url: str, token: str) -> dict[str, Any]
         "workspace_id": DEMO_WORKSPACE_ID,
         "body.workspace_id": DEMO_WORKSPACE_ID,
         "instagram_account_id": str(account[0]),
+        "account_id": str(account[0]),
         "body.instagram_account_id": str(account[0]),
         "body.asset_ids": [str(assets[0])],
         "body.match_id": DEMO_FINISHED_MATCH_ID,

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
 from sociallab.config import get_settings
+from sociallab.content.templates import sync_builtin_templates
 from sociallab.db import Database
 from sociallab.dev import cron, preview
+from sociallab.dev.demo_insights import seed_demo_insights
 from sociallab.dev.loader import load_functions
 from sociallab.dev.sandboxes.start import Sandboxes
 from sociallab.dev.seed import DEMO_USER_ID, DEMO_WORKSPACE_ID, seed_demo
@@ -83,3 +86,29 @@ async def test_seed_is_idempotent_and_the_preview_lists_posts(db: Database) -> N
     assert "Drafts (1)" in html
     assert "Full time &lt;b&gt;3-1&lt;/b&gt;" in html  # escaped, never raw
     assert "Published (to the Instagram sandbox) (0)" in html
+
+
+async def test_demo_insights_show_best_times_and_template_figures_on_the_preview(db: Database) -> None:
+    await seed_demo(db)
+    async with db.transaction() as tx:
+        await sync_builtin_templates(tx)
+    account = await db.fetch_val(
+        """INSERT INTO instagram_accounts (workspace_id, ig_user_id, username)
+           VALUES (%(w)s, '1785', 'demofc') RETURNING id""",
+        {"w": DEMO_WORKSPACE_ID},
+    )
+    now = datetime.now(UTC)
+    assert await seed_demo_insights(db, account_id=str(account), now=now)
+    assert not await seed_demo_insights(db, account_id=str(account), now=now)  # once
+    counts = await db.fetch_one(
+        """SELECT (SELECT count(*) FROM audience_online_hours) AS hours,
+                  (SELECT count(*) FROM post_performance WHERE engagement_rate IS NOT NULL) AS posts,
+                  (SELECT count(DISTINCT day) FROM account_daily_insights) AS days"""
+    )
+    assert dict(counts or {}) == {"hours": 168, "posts": 16, "days": 28}
+
+    html = await preview.page(db, load_functions([FIXTURES]), "http://dev", Sandboxes())
+    assert "Best times for @demofc (Europe/Amsterdam)" in html
+    assert html.count("of your followers&#x27; peak are online") >= 5
+    assert "Templates for @demofc" in html
+    assert "<b>match_result_bold</b>" in html and "8 (8 with insights)" in html

@@ -336,8 +336,59 @@ async def test_best_times_from_audience_data(posts_client: httpx.AsyncClient, po
         at = datetime.fromisoformat(slot["at"])
         assert now < at <= now + timedelta(days=7)
         assert at.hour == 18  # the evening peak, every day
-        assert slot["reason"] == "your followers are most online"
+        assert slot["reason"].endswith("% of your followers' peak are online")
     assert [s["score"] for s in slots] == sorted((s["score"] for s in slots), reverse=True)
+    assert slots[0]["score"] == 1.0
+
+
+async def test_best_times_learn_from_own_posts_and_avoid_taken_slots(
+    posts_client: httpx.AsyncClient, posts_world: PostsWorld
+) -> None:
+    account = posts_world.account
+    now = datetime.now(UTC)
+    first_evening = (now + timedelta(hours=1)).replace(hour=18, minute=0, second=0, microsecond=0)
+    if first_evening <= now:
+        first_evening += timedelta(days=1)
+    async with posts_world.db.transaction() as tx:
+        for weekday in range(7):  # the audience peaks at 18:00 UTC, 21:00 has 80 % of it
+            for hour, online in ((18, 500), (21, 400)):
+                row = {"workspace_id": posts_world.ws, "instagram_account_id": account["id"], "weekday": weekday}
+                await factories.insert(tx, "audience_online_hours", {**row, "hour": hour, "followers_online": online})
+        # Twenty posts at 21:00 UTC (22:00 or 23:00 in Amsterdam) engaged twice as much as twenty at 18:00.
+        for day in range(1, 21):
+            for hour, interactions in ((21, 100), (18, 50)):
+                await factories.insert(
+                    tx,
+                    "media_insights",
+                    {
+                        "workspace_id": posts_world.ws,
+                        "instagram_account_id": account["id"],
+                        "ig_media_id": new_id(),
+                        "posted_at": (now - timedelta(days=day)).replace(hour=hour, minute=5),
+                        "reach": 1000,
+                        "total_interactions": interactions,
+                    },
+                )
+        # The account already posts on the first evening at 21:30.
+        await factories.create_post(
+            tx,
+            posts_world.ws,
+            status="scheduled",
+            instagram_account_id=account["id"],
+            scheduled_at=first_evening + timedelta(hours=3, minutes=30),
+        )
+    response = await posts_client.get(
+        "/best-times",
+        params={"instagram_account_id": str(account["id"]), "count": 7},
+        headers=posts_world.headers("viewer"),
+    )
+    assert response.status_code == 200, response.text
+    slots = response.json()["slots"]
+    ats = [datetime.fromisoformat(s["at"]) for s in slots]
+    assert len(slots) == 7
+    assert all(at.hour == 21 for at in ats[:6])  # learnt: 21:00 beats the bigger audience at 18:00
+    assert first_evening + timedelta(hours=3) not in ats  # taken
+    assert "posts around" in slots[0]["reason"] and "your average engagement" in slots[0]["reason"]
     assert slots[0]["score"] == 1.0
 
 

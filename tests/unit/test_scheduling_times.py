@@ -8,7 +8,7 @@ import pytest
 
 from sociallab.errors import RequestValidationError, UnprocessableError
 from sociallab.scheduling import times
-from sociallab.scheduling.best_times import audience_slots, default_slots
+from sociallab.scheduling.best_times import PastPost, default_slots, hour_lifts, rank_slots
 
 pytestmark = pytest.mark.unit
 
@@ -129,18 +129,64 @@ def test_default_slots_skip_today_once_the_time_has_passed_and_stay_within_7_day
     assert len(slots) == 7
 
 
-def test_audience_slots_rank_by_followers_online_and_keep_a_gap() -> None:
+def test_audience_alone_ranks_by_followers_online_and_keeps_a_gap() -> None:
     now = utc(2025, 6, 4, 12, 30)  # Wednesday
     # UTC weekday 0 = Sunday ... 6 = Saturday.
     hours = {(6, 18): 1000.0, (6, 19): 990.0, (0, 10): 500.0, (3, 12): 800.0, (3, 13): 100.0}
-    slots = audience_slots(hours, now=now, count=5)
+    slots = rank_slots(hours, [], taken=[], timezone="UTC", now=now, count=5)
     assert [(s.at, s.score) for s in slots] == [
         (utc(2025, 6, 7, 18), 1.0),  # Saturday 18:00; Saturday 19:00 (0.99) is within 3 h of it
         (utc(2025, 6, 11, 12), 0.8),  # next Wednesday 12:00 (today's 12:00 has passed)
         (utc(2025, 6, 8, 10), 0.5),  # Sunday 10:00
         (utc(2025, 6, 4, 13), 0.1),  # today 13:00; next Wednesday 13:00 is too close to 12:00
     ]
-    assert {s.reason for s in slots} == {"your followers are most online"}
-    assert audience_slots(hours, now=now, count=2) == slots[:2]
-    assert audience_slots({}, now=now, count=5) == []
-    assert audience_slots({(1, 1): 0.0}, now=now, count=5) == []
+    assert slots[0].reason == "100 % of your followers' peak are online"
+    assert slots[1].reason == "80 % of your followers' peak are online"
+    assert rank_slots(hours, [], taken=[], timezone="UTC", now=now, count=2) == slots[:2]
+    assert rank_slots({}, [], taken=[], timezone="UTC", now=now, count=5) == []
+    assert rank_slots({(1, 1): 0.0}, [], taken=[], timezone="UTC", now=now, count=5) == []
+
+
+EVENINGS = {(day, hour): online for day in range(7) for hour, online in ((12, 800.0), (17, 1000.0))}
+
+
+def posts_at(hour_utc: int, rates: list[float]) -> list[PastPost]:
+    return [PastPost(utc(2025, 5, 1 + i, hour_utc), rate) for i, rate in enumerate(rates)]
+
+
+def test_own_posts_move_the_best_hour_once_there_are_enough_of_them() -> None:
+    now = utc(2025, 6, 4, 20, 30)
+    # 12:00 UTC (14:00 in Amsterdam) has 80 % of the 17:00 audience. One strong post there is an anecdote...
+    few = posts_at(12, [0.09]) + posts_at(20, [0.05] * 3)
+    slots = rank_slots(EVENINGS, few, taken=[], timezone="Europe/Amsterdam", now=now, count=14)
+    assert slots[0].at.hour == 17
+    # ...a dozen posts that engage 1.8x the others are a pattern: 14:00 local comes first.
+    many = posts_at(12, [0.09] * 12) + posts_at(17, [0.05] * 12)
+    slots = rank_slots(EVENINGS, many, taken=[], timezone="Europe/Amsterdam", now=now, count=14)
+    assert {s.at.hour for s in slots[:7]} == {12}
+    assert slots[0].score == 1.0
+    assert slots[0].reason == (
+        "80 % of your followers' peak are online; your 12 posts around 14:00 got 1.3x your average engagement"
+    )
+    lifts = hour_lifts(many, times.zone("Europe/Amsterdam"))
+    assert lifts[14].posts == 12 and lifts[14].observed == pytest.approx(0.09 / 0.07)
+    assert 1 < lifts[14].shrunk < lifts[14].observed  # shrunk toward the audience prior
+
+
+def test_slots_already_taken_by_the_account_are_avoided() -> None:
+    now = utc(2025, 6, 4, 20, 30)
+    free = rank_slots(EVENINGS, [], taken=[], timezone="UTC", now=now, count=3)
+    taken = [free[0].at + timedelta(minutes=30)]
+    slots = rank_slots(EVENINGS, [], taken=taken, timezone="UTC", now=now, count=3)
+    assert free[0].at not in [s.at for s in slots]
+    assert all(abs(s.at - taken[0]) >= timedelta(hours=3) for s in slots)
+    assert [s.at for s in slots] == [s.at for s in free[1:]] + [slots[-1].at]
+
+
+def test_without_audience_data_hours_where_posts_did_well_are_suggested() -> None:
+    now = utc(2025, 6, 4, 20, 30)
+    posts = posts_at(19, [0.10] * 6) + posts_at(9, [0.02] * 6)
+    slots = rank_slots({}, posts, taken=[], timezone="UTC", now=now, count=10)
+    assert {s.at.hour for s in slots} == {19}  # 09:00 did worse than average: not suggested
+    assert slots[0].score == pytest.approx(0.5 * (6 * (0.10 / 0.06) + 3) / 9, abs=1e-4)
+    assert slots[0].reason == "your 6 posts around 19:00 got 1.7x your average engagement"

@@ -11,12 +11,13 @@ the JPEG goes to `workspaces/<ws>/posts/<render id>/0.jpg`; the post is created 
 time = that time, naive = local to the workspace).
 
 Without `instagram_account_id`, a workspace with exactly one active account gets that one (so a
-draft can be scheduled and engagement scores apply); with several, the post stays unassigned.
+draft can be scheduled and the selector learns from that account's posts); with several, the post stays unassigned.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -130,6 +131,7 @@ class Generator:
     storage: Storage
     captions: CaptionWriter
     engagement: EngagementSource | None = None
+    rng: random.Random | None = None  # the template selector's randomness (seeded in tests)
     clock: Callable[[], datetime] = times.utcnow
 
     async def generate(
@@ -187,6 +189,7 @@ class Generator:
                 account_id=account_id,
                 template_key=body.template_key,
                 engagement=self.engagement,
+                rng=self.rng,
             )
             try:
                 choice = await select(photo_count=len(photos))
@@ -255,6 +258,8 @@ class Generator:
                 "post_id": str(out.id),
                 "template": record.key,
                 "template_reason": choice.reason,
+                "template_score": choice.score,
+                "template_detail": choice.detail,
                 "caption_source": caption.source,
                 "caption_fallback_reason": caption.reason,
                 "photos": len(photos),

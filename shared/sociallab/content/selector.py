@@ -9,59 +9,88 @@ override) of that content type and format, whose required photos the available p
 Among them:
 
 1. `template_key`, when the caller named one (422 naming `template_key` if it is not eligible);
-2. else the best engagement so far for this Instagram account, from an `EngagementSource`
-   (the Postgres one reads `media_insights` of posts made with each template; insights arrive
-   with insights-sync, and with none every score is absent);
+2. else, once the account has insights for any eligible template, Thompson sampling on
+   reach-normalised engagement (`sociallab.content.learning`): a normal belief per template and
+   account (the Postgres `EngagementSource` reads `media_insights` of the account's posts made with
+   each template), with the workspace's posts as the prior. The randomness comes from `rng`
+   (seeded in tests; a fresh `random.Random()` otherwise);
 3. else the deterministic fallback: the workspace's own before built-ins, then by key.
 """
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
+from sociallab.content.learning import Belief, Evidence, Prior, belief, thompson
 from sociallab.content.templates import TemplateRecord, list_templates
 from sociallab.db import Tx, load_queries
 from sociallab.errors import RequestValidationError
 
 QUERIES = load_queries(Path(__file__).with_suffix(".sql"))
 
-MIN_POSTS_FOR_SCORE = 2  # one post is an anecdote; two with insights make a (weak) signal
-
 Reason = Literal["requested", "engagement", "default"]
 
 
 class EngagementSource(Protocol):
-    """Scores of templates for an account (higher is better); templates without a score are absent."""
+    """What is known of templates' engagement: the workspace-level prior, and the evidence per
+    template (for `account_id`, or pooled over the workspace's accounts when it is None);
+    templates without posts with insights are absent."""
 
-    async def scores(self, tx: Tx, account_id: str, template_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, float]: ...
+    async def prior(self, tx: Tx, workspace_id: str) -> Prior: ...
+
+    async def evidence(
+        self, tx: Tx, workspace_id: str, account_id: str | None, template_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, Evidence]: ...
 
 
 @dataclass(frozen=True)
 class PostgresEngagement:
-    """Mean engagement rate (interactions / reach) of the account's posts made with each template."""
+    """Engagement rates (interactions / reach) from `media_insights`."""
 
-    min_posts: int = MIN_POSTS_FOR_SCORE
+    async def prior(self, tx: Tx, workspace_id: str) -> Prior:
+        row = await tx.fetch_one(QUERIES["workspace_rates"], {"workspace_id": workspace_id})
+        assert row is not None  # an aggregate always returns a row
+        return Prior.from_rates(int(row["posts"]), row["mean_rate"], row["sd_rate"])
 
-    async def scores(self, tx: Tx, account_id: str, template_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, float]:
+    async def evidence(
+        self, tx: Tx, workspace_id: str, account_id: str | None, template_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, Evidence]:
         if not template_ids:
             return {}
+        ids = [str(t) for t in template_ids]
         rows = await tx.fetch_all(
-            QUERIES["engagement_scores"],
-            {"account_id": account_id, "template_ids": [str(t) for t in template_ids], "min_posts": self.min_posts},
+            QUERIES["template_evidence"], {"workspace_id": workspace_id, "account_id": account_id, "template_ids": ids}
         )
-        return {row["template_id"]: float(row["score"]) for row in rows}
+        return {row["template_id"]: Evidence(int(row["posts"]), float(row["mean_rate"])) for row in rows}
+
+
+async def beliefs(
+    tx: Tx,
+    *,
+    workspace_id: str,
+    account_id: str | None,
+    template_ids: Sequence[uuid.UUID],
+    engagement: EngagementSource | None = None,
+) -> dict[uuid.UUID, Belief]:
+    """The selector's current belief about each template's engagement rate."""
+    source = engagement or PostgresEngagement()
+    prior = await source.prior(tx, workspace_id)
+    evidence = await source.evidence(tx, workspace_id, account_id, template_ids)
+    return {t: belief(prior, evidence.get(t)) for t in template_ids}
 
 
 @dataclass(frozen=True)
 class TemplateChoice:
     template: TemplateRecord
     reason: Reason
-    score: float | None
+    score: float | None  # with "engagement": the chosen template's believed engagement rate
     eligible: int  # how many templates were eligible
+    detail: str = ""  # with "engagement": the draws and beliefs, for the log
 
     @property
     def id(self) -> uuid.UUID:
@@ -90,6 +119,7 @@ async def select_template(
     account_id: str | uuid.UUID | None = None,
     template_key: str | None = None,
     engagement: EngagementSource | None = None,
+    rng: random.Random | None = None,
 ) -> TemplateChoice:
     """The template for a post (see the module docstring).
 
@@ -118,10 +148,17 @@ async def select_template(
     if template_key is not None:
         return TemplateChoice(eligible[0], "requested", None, len(eligible))
     if account_id is not None and len(eligible) > 1:
-        scores = await (engagement or PostgresEngagement()).scores(tx, str(account_id), [t.id for t in eligible])
-        scored = [t for t in eligible if t.id in scores]
-        if scored:
-            # Best score; ties keep the fallback order (sorted() is stable).
-            best = sorted(scored, key=lambda t: -scores[t.id])[0]
-            return TemplateChoice(best, "engagement", scores[best.id], len(eligible))
+        source = engagement or PostgresEngagement()
+        ids = [t.id for t in eligible]
+        evidence = await source.evidence(tx, str(workspace_id), str(account_id), ids)
+        if evidence:
+            prior = await source.prior(tx, str(workspace_id))
+            believed = [belief(prior, evidence.get(t)) for t in ids]
+            index, draws = thompson(believed, rng or random.Random())
+            chosen = eligible[index]
+            detail = "; ".join(
+                f"{t.key}: drew {d:.2%}, believed {b.mean:.2%} from {b.posts} post(s)"
+                for t, b, d in zip(eligible, believed, draws, strict=True)
+            )
+            return TemplateChoice(chosen, "engagement", believed[index].mean, len(eligible), detail)
     return TemplateChoice(eligible[0], "default", None, len(eligible))

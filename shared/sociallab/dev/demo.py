@@ -1,6 +1,7 @@
 """Demo content for `make run`: built-in templates, the sandbox Instagram account, sample photos,
-generated posts (one of them scheduled a minute ahead, so the local cron publishes it) and the
-sandbox's demo Drive folder, connected and verified the way a club does it.
+two months of its insights (`demo_insights`), generated posts (one of them scheduled a minute
+ahead, so the local cron publishes it) and the sandbox's demo Drive folder, connected and verified
+the way a club does it.
 
 Everything is idempotent: photos dedupe by md5, posts by their `dedupe_key`, the account by its
 Instagram user id, the Drive source by its (fixed) folder id. A second `make run` adds nothing.
@@ -20,6 +21,7 @@ from sociallab.content.captions import CaptionWriter
 from sociallab.content.generate import GenerateBody, Generator
 from sociallab.content.templates import sync_builtin_templates
 from sociallab.db import Database
+from sociallab.dev.demo_insights import seed_demo_insights
 from sociallab.dev.photos import match_photo
 from sociallab.dev.sandboxes.start import DEMO_IG_USER_ID, DEMO_IG_USERNAME, Sandboxes
 from sociallab.dev.seed import DEMO_FINISHED_MATCH_ID, DEMO_MATCH_ID, DEMO_USER_ID, DEMO_WORKSPACE_ID
@@ -83,6 +85,8 @@ async def seed_demo_content(db: Database, *, instagram_token: str | None) -> lis
         )
         if result.created:
             made.append(f"photo {name}")
+    if account_id and await seed_demo_insights(db, account_id=account_id, now=utcnow()):
+        made.append("insights history")
     generator = Generator(db=db, storage=storage, captions=CaptionWriter(get_settings()))
     soon = (utcnow() + timedelta(seconds=90)).isoformat()
     posts = [

@@ -1,7 +1,9 @@
-"""The preview page of `make run`: the functions, and every post as the frontend would list it."""
+"""The preview page of `make run`: the functions, each active account's best times and template
+figures, and every post as the frontend would list it."""
 
 from __future__ import annotations
 
+from collections import Counter
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,9 @@ from sociallab.db import Database, load_queries
 from sociallab.dev.loader import LoadedFunction
 from sociallab.dev.sandboxes.start import Sandboxes, published_media
 from sociallab.errors import AppError
+from sociallab.performance.api_models import TemplatePerformanceOut
+from sociallab.performance.service import template_performance
+from sociallab.scheduling import best_times, times
 from sociallab.storage import Storage, get_storage
 
 QUERIES = load_queries(Path(__file__).with_suffix(".sql"))
@@ -38,6 +43,7 @@ def render(
     base_url: str,
     sandbox_published: list[dict[str, Any]] | None = None,
     accounts: list[dict[str, Any]] | None = None,
+    learning: list[dict[str, Any]] | None = None,
 ) -> str:
     parts = [
         "<!doctype html><html lang=en><meta charset=utf-8><title>SocialLab preview</title>",
@@ -65,6 +71,8 @@ def render(
             '</ul><p><a href="/dev/instagram/connect">Connect an Instagram account</a> '
             "<span class=muted>(as the demo user: start, consent, then complete with the user's own token)</span></p>"
         )
+    for account in learning or []:
+        parts.append(_learning(account))
     for title, statuses in SECTIONS:
         rows = [p for p in posts if p["status"] in statuses]
         parts.append(f"<h2>{escape(title)} ({len(rows)})</h2>")
@@ -96,6 +104,58 @@ def render(
     return "".join(parts)
 
 
+def _pct(value: float | None) -> str:
+    return _cell(None) if value is None else f"{value * 100:.1f} %"
+
+
+def _compared(items: list[TemplatePerformanceOut]) -> list[TemplatePerformanceOut]:
+    """The templates the selector chooses between (two or more of a content type and format) or that have posts."""
+    groups = Counter((i.content_type, i.format) for i in items)
+    return [i for i in items if i.posts or groups[(i.content_type, i.format)] > 1]
+
+
+def _learning(account: dict[str, Any]) -> str:
+    """An account's best times (local) and each template's figures and the selector's belief."""
+    tz = times.zone(account["timezone"])
+    name = escape(account["username"] or account["ig_user_id"])
+    parts = [
+        f"<h2>Best times for @{name} ({escape(account['timezone'])})</h2>",
+        "<table><tr><th>When</th><th>Score</th><th>Why</th></tr>",
+    ]
+    for slot in account["slots"]:
+        parts.append(
+            f"<tr><td>{slot.at.astimezone(tz):%a %d %b %H:%M}</td><td>{slot.score:.2f}</td>"
+            f"<td>{escape(slot.reason)}</td></tr>"
+        )
+    parts.append(
+        f"</table><h2>Templates for @{name}</h2><table><tr><th>Template</th><th>Content · format</th><th>Posts</th>"
+        "<th>Mean engagement</th><th>Belief (95 %)</th><th>Chosen now</th></tr>"
+    )
+    for item in _compared(account["templates"].items):
+        belief = item.belief
+        parts.append(
+            f"<tr><td><b>{escape(item.key)}</b> {escape(item.name)}</td>"
+            f"<td>{escape(item.content_type)} · {escape(item.format)}</td>"
+            f"<td>{item.posts} ({item.posts_with_insights} with insights)</td>"
+            f"<td>{_pct(item.mean_engagement_rate)}</td>"
+            f"<td>{_pct(belief.mean)} ({_pct(belief.low)} to {_pct(belief.high)})</td>"
+            f"<td>{item.choice_probability * 100:.0f} %</td></tr>"
+        )
+    parts.append("</table>")
+    return "".join(parts)
+
+
+async def _learning_of(db: Database) -> list[dict[str, Any]]:
+    out = []
+    async with db.transaction() as tx:
+        for account in await tx.fetch_all(QUERIES["learning_accounts"]):
+            account_id, workspace_id = str(account["id"]), str(account["workspace_id"])
+            slots = await best_times.suggest(tx, account_id=account_id, count=5, now=times.utcnow())
+            figures = await template_performance(tx, workspace_id=workspace_id, account_id=account_id)
+            out.append({**account, "slots": slots, "templates": figures})
+    return out
+
+
 async def _image_url(storage: Storage, path: str | None) -> str | None:
     if not path:
         return None
@@ -112,4 +172,5 @@ async def page(db: Database, functions: list[LoadedFunction], base_url: str, san
         for post in await db.fetch_all(QUERIES["posts"])
     ]
     sandbox_published = published_media(sandboxes) if sandboxes.instagram else None
-    return render(functions, posts, base_url, sandbox_published, await db.fetch_all(QUERIES["accounts"]))
+    accounts = await db.fetch_all(QUERIES["accounts"])
+    return render(functions, posts, base_url, sandbox_published, accounts, await _learning_of(db))

@@ -12,3 +12,12 @@ SELECT a.username, a.ig_user_id, a.status, a.status_reason, a.token_expires_at, 
 FROM instagram_accounts a
 JOIN workspaces w ON w.id = a.workspace_id
 ORDER BY w.name, a.username;
+
+-- name: learning_accounts
+-- Active accounts, for their best times and template figures.
+SELECT a.id, a.workspace_id, a.username, a.ig_user_id, w.timezone
+FROM instagram_accounts a
+JOIN workspaces w ON w.id = a.workspace_id
+WHERE a.status = 'active'
+ORDER BY w.name, a.username
+LIMIT 10;

@@ -1,20 +1,30 @@
 """Best times to post on an account in the coming 7 days.
 
-- With audience data (`audience_online_hours`, from Instagram's `online_followers`): the hours of
-  the coming week when most followers are online, scored 0..1 against the best hour, reason
-  "your followers are most online". Slots are at least `MIN_GAP` apart so five suggestions are
-  not five neighbouring hours of one evening.
-- Without it (or to fill up when the data has fewer good hours than asked): the workspace's
-  `default_post_time` on each coming day, in its time zone (DST-correct), score `DEFAULT_SCORE`,
-  reason "workspace default".
+Each hour of the coming week is scored from two signals:
 
-Never in the past, always within 7 days of `now`, deterministic: best score first, then earliest.
+- the audience curve (`audience_online_hours`, Instagram's `online_followers` by UTC weekday and
+  hour): followers online at that instant against the week's best hour, 0..1;
+- the engagement of the account's own past posts published at that local hour of day (workspace
+  time zone, so DST moves nothing): each post's engagement rate (interactions / reach) against the
+  account's mean rate is its lift; a slot's lift is shrunk toward 1 (the audience prior alone) with
+  the weight of `PRIOR_POSTS` posts, so one lucky post moves little and a dozen move a lot.
+
+score = audience x lift, scaled so the best suggestion is 1. Without audience data, hours where the
+account's posts did better than its average score `DEFAULT_SCORE` x lift. The workspace's
+`default_post_time` on each coming day (DST-correct, score `DEFAULT_SCORE`, reason
+"workspace default") fills up what is missing.
+
+Suggestions keep `MIN_GAP` from each other and from the account's posts already scheduled (or
+waiting for approval), are never in the past, always within 7 days of `now`, and deterministic:
+best score first, then earliest. Each carries a reason a person understands.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 
 from sociallab.db import Tx, load_queries
@@ -26,7 +36,8 @@ QUERIES = load_queries(Path(__file__).with_suffix(".sql"))
 HORIZON = timedelta(days=7)
 MIN_GAP = timedelta(hours=3)
 DEFAULT_SCORE = 0.5
-REASON_AUDIENCE = "your followers are most online"
+PRIOR_POSTS = 3.0  # how many posts' worth of weight the audience prior has in a slot's lift
+HISTORY = timedelta(days=180)  # posts older than this say little about today's audience
 REASON_DEFAULT = "workspace default"
 
 
@@ -37,28 +48,92 @@ class Slot:
     reason: str
 
 
-def audience_slots(hours: dict[tuple[int, int], float], *, now: datetime, count: int) -> list[Slot]:
-    """Up to `count` hour starts in (now, now + 7 days], best audience first, `MIN_GAP` apart.
+@dataclass(frozen=True)
+class PastPost:
+    """One of the account's published media with insights."""
 
-    `hours` maps (UTC weekday with 0 = Sunday, UTC hour) to followers online.
+    posted_at: datetime
+    engagement_rate: float  # interactions / reach
+
+
+@dataclass(frozen=True)
+class HourLift:
+    """How the account's posts at one local hour of day did against its average."""
+
+    posts: int
+    observed: float  # mean lift of those posts (1 = the account's average)
+    shrunk: float  # toward 1 with the weight of PRIOR_POSTS posts
+
+
+def hour_lifts(posts: Sequence[PastPost], tz: tzinfo) -> dict[int, HourLift]:
+    """Lift by local hour of day (0..23) of the posts published at that hour; absent hours have none."""
+    rates = [p.engagement_rate for p in posts]
+    mean = sum(rates) / len(rates) if rates else 0.0
+    if mean <= 0:
+        return {}
+    by_hour: dict[int, list[float]] = defaultdict(list)
+    for post in posts:
+        by_hour[post.posted_at.astimezone(tz).hour].append(post.engagement_rate / mean)
+    return {
+        hour: HourLift(len(lifts), sum(lifts) / len(lifts), (sum(lifts) + PRIOR_POSTS) / (len(lifts) + PRIOR_POSTS))
+        for hour, lifts in by_hour.items()
+    }
+
+
+def _reason(audience_share: float | None, lift: HourLift | None, local_hour: int) -> str:
+    parts = []
+    if audience_share is not None:
+        parts.append(f"{round(audience_share * 100)} % of your followers' peak are online")
+    if lift is not None:
+        plural = "post" if lift.posts == 1 else "posts"
+        parts.append(
+            f"your {lift.posts} {plural} around {local_hour:02d}:00 got {lift.observed:.1f}x your average engagement"
+        )
+    return "; ".join(parts)
+
+
+def _free(at: datetime, taken: Iterable[datetime]) -> bool:
+    return all(abs(at - t) >= MIN_GAP for t in taken)
+
+
+def rank_slots(
+    audience: dict[tuple[int, int], float],
+    posts: Sequence[PastPost],
+    *,
+    taken: Sequence[datetime],
+    timezone: str,
+    now: datetime,
+    count: int,
+) -> list[Slot]:
+    """Up to `count` hour starts in (now, now + 7 days], best first (see the module doc).
+
+    `audience` maps (UTC weekday with 0 = Sunday, UTC hour) to followers online; `taken` are the
+    times of the account's posts already scheduled.
     """
-    best = max(hours.values(), default=0)
-    if best <= 0:
-        return []
+    tz = times.zone(timezone)
+    peak = max(audience.values(), default=0)
+    lifts = hour_lifts(posts, tz)
     start = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    candidates = []
+    raw: list[tuple[float, datetime, str]] = []
     at = start
     while at <= now + HORIZON:
-        online = hours.get((at.isoweekday() % 7, at.hour), 0)
-        if online > 0:
-            candidates.append(Slot(at, round(online / best, 4), REASON_AUDIENCE))
+        local_hour = at.astimezone(tz).hour
+        lift = lifts.get(local_hour)
+        if peak > 0:
+            share = audience.get((at.isoweekday() % 7, at.hour), 0) / peak
+            if share > 0:
+                raw.append((share * (lift.shrunk if lift else 1.0), at, _reason(share, lift, local_hour)))
+        elif lift is not None and lift.shrunk > 1:
+            raw.append((min(1.0, DEFAULT_SCORE * lift.shrunk), at, _reason(None, lift, local_hour)))
         at += timedelta(hours=1)
+    scale = max((r[0] for r in raw), default=0) if peak > 0 else 1.0
+    candidates = [Slot(at, round(score / scale, 4), why) for score, at, why in raw]
     candidates.sort(key=lambda s: (-s.score, s.at))
     chosen: list[Slot] = []
     for slot in candidates:
         if len(chosen) == count:
             break
-        if all(abs(slot.at - c.at) >= MIN_GAP for c in chosen):
+        if _free(slot.at, taken) and _free(slot.at, (c.at for c in chosen)):
             chosen.append(slot)
     return chosen
 
@@ -86,18 +161,28 @@ async def suggest(tx: Tx, *, account_id: str, count: int, now: datetime) -> list
     account = await tx.fetch_one(QUERIES["account_workspace"], {"account_id": account_id})
     if account is None:
         raise NotFoundError("No such Instagram account.")
-    rows = await tx.fetch_all(
-        QUERIES["online_hours"], {"account_id": account_id, "workspace_id": account["workspace_id"]}
-    )
-    hours = {(int(r["weekday"]), int(r["hour"])): float(r["followers_online"]) for r in rows}
-    slots = audience_slots(hours, now=now, count=count)
-    if len(slots) < count:
-        taken = {s.at for s in slots}
-        for slot in default_slots(default_time=account["default_post_time"], timezone=account["timezone"], now=now):
-            if len(slots) == count:
-                break
-            if slot.at not in taken and all(abs(slot.at - s.at) >= MIN_GAP for s in slots):
-                slots.append(slot)
+    params = {"account_id": account_id, "workspace_id": account["workspace_id"]}
+    audience = {
+        (int(r["weekday"]), int(r["hour"])): float(r["followers_online"])
+        for r in await tx.fetch_all(QUERIES["online_hours"], params)
+    }
+    posts = [
+        PastPost(r["posted_at"], float(r["engagement_rate"]))
+        for r in await tx.fetch_all(QUERIES["past_posts"], {**params, "since": now - HISTORY})
+    ]
+    taken = [
+        r["scheduled_at"]
+        for r in await tx.fetch_all(
+            QUERIES["taken_times"], {**params, "from": now - MIN_GAP, "to": now + HORIZON + MIN_GAP}
+        )
+    ]
+    timezone = account["timezone"]
+    slots = rank_slots(audience, posts, taken=taken, timezone=timezone, now=now, count=count)
+    for slot in default_slots(default_time=account["default_post_time"], timezone=timezone, now=now):
+        if len(slots) >= count:
+            break
+        if _free(slot.at, taken) and _free(slot.at, (s.at for s in slots)):
+            slots.append(slot)
     return slots
 
 

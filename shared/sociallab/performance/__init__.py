@@ -1,0 +1,1 @@
+"""How the accounts, posts and templates perform: the read side of the `insights` API."""
