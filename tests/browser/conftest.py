@@ -41,7 +41,10 @@ class Shots:
         self.folder = folder
         self.count = 0
 
-    def take(self, step: str) -> Path:
+    def take(self, step: str, show: Any = None) -> Path:
+        """Save the window as `NN-step.png`, scrolled so that the element `show` is in the middle."""
+        if show is not None:
+            self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", show)
         self.count += 1
         path = self.folder / f"{self.count:02d}-{re.sub(r'[^a-z0-9]+', '-', step.lower()).strip('-')}.png"
         self.driver.save_screenshot(str(path))

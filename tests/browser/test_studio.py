@@ -144,7 +144,7 @@ def test_a_club_runs_the_whole_flow_in_the_studio(
     button(browser, "Upload").click()
     refused = visible(browser, ".uploads .error")
     assert refused.text.startswith("Not uploaded: ") and "HTTP" not in refused.text, refused.text
-    shots.take("library-upload-refused")
+    shots.take("library-upload-refused", refused)
     browser.find_element(By.NAME, "file").send_keys(str(photo(tmp_path)))
     browser.find_element(By.NAME, "tags").send_keys("studio, celebration")
     Select(browser.find_element(By.NAME, "match_id")).select_by_index(1 + _finished_match_index(browser))
@@ -153,7 +153,7 @@ def test_a_club_runs_the_whole_flow_in_the_studio(
     Select(browser.find_element(By.ID, "filter-tag")).select_by_visible_text("celebration")
     shown = browser.find_elements(By.CSS_SELECTOR, ".photos figure")
     assert len(shown) == 1 and "#celebration" in shown[0].text
-    shots.take("library-uploaded-and-filtered")
+    shots.take("library-uploaded-and-filtered", shown[0])
 
     # Create: a match result from that photo; the graphic and the caption come back.
     nav(browser, "Create")
@@ -166,7 +166,7 @@ def test_a_club_runs_the_whole_flow_in_the_studio(
     assert graphic.get_attribute("naturalWidth") == "1080"
     caption = browser.find_element(By.NAME, "caption")
     assert caption.get_attribute("value").strip()
-    shots.take("generated-match-result")
+    shots.take("generated-match-result", graphic)
 
     # Edit the caption; the counts follow as one types.
     caption.clear()
@@ -175,7 +175,7 @@ def test_a_club_runs_the_whole_flow_in_the_studio(
     assert re.match(r"^\d+ / 2200 characters · \d+ / 30 hashtags · 1 / 20 mentions$", counts.text), counts.text
     button(browser, "Save caption").click()
     notice(browser, "Caption saved.")
-    shots.take("caption-edited")
+    shots.take("caption-edited", counts)
 
     # Schedule it a few seconds ahead (in the workspace's time zone), with the best times on offer.
     schedule_it = button(browser, "Schedule it")
@@ -192,17 +192,16 @@ def test_a_club_runs_the_whole_flow_in_the_studio(
         when,
         soon.strftime("%Y-%m-%dT%H:%M:%S"),
     )
-    shots.take("schedule-with-best-times")
+    shots.take("schedule-with-best-times", form)
     button(browser, "Schedule", within=form).click()
     notice(browser, "Scheduled for")
-    visible(browser, f"#post-{post_id}[data-status='scheduled']")
-    shots.take("scheduled")
+    shots.take("scheduled", visible(browser, f"#post-{post_id}[data-status='scheduled']"))
 
     # The local cron publishes it to the Instagram sandbox; the plan follows it to published by itself.
     published = f"#post-{post_id}[data-status='published']"
     visible(browser, published, timeout=120)
     assert "View on Instagram" in browser.find_element(By.CSS_SELECTOR, published).text
-    shots.take("published")
+    shots.take("published", browser.find_element(By.CSS_SELECTOR, published))
     sandbox = httpx.get(f"{product.base_url}/sandbox/instagram/_sandbox/state").text
     assert "three points and a clean sheet" in sandbox
 

@@ -26,13 +26,14 @@ export class ApiError extends Error {
 }
 
 export class Api {
-  constructor(base, token) {
-    this.base = base;
+  constructor(config, token) {
+    this.base = config.apiBase;
+    this.functionUrls = config.functionUrls || {};
     this.token = token; // () => Promise<string>
   }
 
   url(fn, path, query) {
-    const url = new URL(`${this.base}/${fn}${path}`);
+    const url = new URL(`${this.functionUrls[fn] || `${this.base}/${fn}`}${path}`);
     for (const [key, value] of Object.entries(query || {})) {
       if (value !== undefined && value !== null && value !== '') url.searchParams.set(key, value);
     }

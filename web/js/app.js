@@ -98,7 +98,7 @@ async function start(session) {
   ctx = {
     config,
     session,
-    api: new Api(config.apiBase, () => session.token()),
+    api: new Api(config, () => session.token()),
     rows,
     workspaces,
     workspace: workspaces.find((w) => w.id === remembered) || workspaces[0],

@@ -19,7 +19,7 @@ async function complete() {
     result.textContent = 'Not connected: you are signed out. Sign in, then connect again from your Instagram accounts.';
     return;
   }
-  const api = new Api(config.apiBase, () => session.token());
+  const api = new Api(config, () => session.token());
   try {
     const account = await api.post('instagram-auth', '/complete', { code: query.get('code') || '', state: query.get('state') || '' });
     result.textContent = `Connected: @${account.username || account.ig_user_id} is ready to publish (${account.status}).`;

@@ -205,7 +205,13 @@ def main(argv: list[str] | None = None) -> None:
             "FRONTEND_ORIGINS does not list the studio; its calls will be refused", extra={"studio": studio_url}
         )
     print(banner(settings, functions, sandboxes, studio_url), flush=True)
-    config = uvicorn.Config(ByPort(app, {studio_socket.getsockname()[1]: web}), log_level="warning", lifespan="on")
+    # A publish-due run the cron started may be waiting for a post due later in its minute: Ctrl-C ends it.
+    config = uvicorn.Config(
+        ByPort(app, {studio_socket.getsockname()[1]: web}),
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
     try:
         uvicorn.Server(config).run(sockets=[api_socket, studio_socket])
     finally:

@@ -9,7 +9,9 @@ them. Every answer of a user-facing route says `Vary: Origin`, since it differs 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable
+
+from starlette.datastructures import MutableHeaders
 
 ALLOWED_HEADERS = "Authorization, Content-Type"
 EXPOSED_HEADERS = "Retry-After, X-Request-Id"
@@ -28,7 +30,7 @@ def allowed_origin(origin: str | None, allowed: Iterable[str]) -> str | None:
     return origin if origin.rstrip("/") in set(allowed) else None
 
 
-def add_response_headers(headers: MutableMapping[str, str], origin: str | None) -> None:
+def add_response_headers(headers: MutableHeaders, origin: str | None) -> None:
     """The headers of an actual (non-preflight) answer of a user-facing route."""
     headers["Vary"] = "Origin"
     if origin:

@@ -262,6 +262,7 @@ class Router:
         an origin not in FRONTEND_ORIGINS gets a 403 without them, so the browser refuses the call.
         """
         methods = self._user_methods(path)
+        response: Response
         try:
             if not methods:
                 self.match("OPTIONS", path)  # raises: 404, or 405 with Allow

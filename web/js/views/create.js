@@ -70,6 +70,7 @@ export async function createView(main, ctx) {
         return field(name.replace(/_/g, ' '), input, stats ? 'One “label: value” per line.' : description);
       }));
   };
+  if (fieldsByType.match_result) type.value = 'match_result';
   type.addEventListener('change', drawFields);
   drawFields();
   if (matches.some((m) => m.status === 'finished')) match.value = matches.find((m) => m.status === 'finished').id;

@@ -1,5 +1,5 @@
 // Results (the `insights` read API): account growth, per-post and per-template figures, as charts.
-// Until the API has figures (404, or empty lists) each part says so instead.
+// Until the API has figures (404, no insights function deployed yet, or empty lists) each part says so instead.
 import { ApiError } from '../api.js';
 import { errorText, field, fill, formatTime, h } from '../ui.js';
 import { ACCOUNT_COLUMNS } from './accounts.js';
@@ -75,7 +75,7 @@ async function part(title, load, render) {
     const rows = rowsOf(answer);
     section.append(...(rows.length ? render(rows, answer) : [h('p', { class: 'empty' }, NO_FIGURES)]));
   } catch (error) {
-    section.append(h('p', { class: 'empty' }, error instanceof ApiError && (error.status === 404 || error.status === 501) ? NO_FIGURES : errorText(error)));
+    section.append(h('p', { class: 'empty' }, error instanceof ApiError && [0, 404, 501].includes(error.status) ? NO_FIGURES : errorText(error)));
   }
   return section;
 }
