@@ -214,6 +214,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     try:
         uvicorn.Server(config).run(sockets=[api_socket, studio_socket])
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; stopping on it is the normal exit
+        pass
     finally:
         if server is not None:
             server.cleanup()
