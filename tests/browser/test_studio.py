@@ -205,6 +205,13 @@ def test_a_club_runs_the_whole_flow_in_the_studio(
     sandbox = httpx.get(f"{product.base_url}/sandbox/instagram/_sandbox/state").text
     assert "three points and a clean sheet" in sandbox
 
+    # Results: until the insights API has figures, each part says so (it lights up once they exist).
+    nav(browser, "Results")
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "main .empty")) == 3, message="results never settled")
+    assert all(e.text.startswith("No figures yet") for e in browser.find_elements(By.CSS_SELECTOR, "main .empty"))
+    shots.take("results-no-figures-yet")
+    browser.back()
+
     # Phone width: everything fits, nothing scrolls sideways.
     browser.set_window_size(390, 844)
     visible(browser, published)
