@@ -78,6 +78,7 @@ async function route() {
     else link.removeAttribute('aria-current');
   }
   main.replaceChildren(h('p', {}, 'Loading…'));
+  document.getElementById('status').replaceChildren(); // a notice belongs to the view it came from
   try {
     leave = (await view(main, ctx)) || null;
   } catch (error) {
