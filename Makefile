@@ -20,6 +20,7 @@ run: $(STAMP)
 	$(PY) -m sociallab.dev.server
 
 test: $(STAMP)
+	@sh tests/browser/ensure-chromium.sh
 	$(PYTEST) --cov=sociallab --cov-report=term tests
 
 test-unit: $(STAMP)
@@ -29,6 +30,7 @@ test-integration: $(STAMP)
 	$(PYTEST) -m integration tests
 
 test-e2e: $(STAMP)
+	@sh tests/browser/ensure-chromium.sh
 	$(PYTEST) -m e2e tests
 
 lint: $(STAMP)
@@ -57,4 +59,4 @@ deploy: package
 	terraform -chdir=infra apply -var-file=terraform.tfvars $(TF_APPLY_FLAGS)
 
 clean:
-	rm -rf $(VENV) .data .pytest_cache .coverage
+	rm -rf $(VENV) .data .pytest_cache .coverage .artifacts

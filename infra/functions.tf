@@ -60,6 +60,7 @@ locals {
     STORAGE_BACKEND        = var.storage_backend
     STORAGE_BUCKET         = var.storage_bucket
     PUBLIC_BASE_URL        = var.public_base_url
+    FRONTEND_ORIGINS       = join(",", var.frontend_origins)
     INSTAGRAM_APP_ID       = var.instagram_app_id
     INSTAGRAM_REDIRECT_URI = var.instagram_redirect_uri != "" ? var.instagram_redirect_uri : "${local.run_url["instagram-auth"]}/callback"
     INSTAGRAM_API_VERSION  = var.instagram_api_version

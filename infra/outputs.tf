@@ -36,3 +36,14 @@ output "secret_ids" {
   description = "Secret Manager secret per environment variable: add a version to each before the first full apply."
   value       = { for name, s in google_secret_manager_secret.this : name => s.secret_id }
 }
+
+output "studio_config" {
+  description = "The studio's web/config.json: `terraform output -raw studio_config > ../web/config.json` before deploying web/."
+  value = jsonencode({
+    apiBase         = ""
+    functionUrls    = { for name, fn in local.functions : name => local.run_url[name] if fn.public }
+    supabaseUrl     = var.supabase_url
+    supabaseAnonKey = var.supabase_anon_key
+    devSignIn       = false
+  })
+}

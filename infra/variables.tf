@@ -74,6 +74,22 @@ variable "public_base_url" {
   default     = ""
 }
 
+variable "frontend_origins" {
+  description = "FRONTEND_ORIGINS: the exact origins (scheme://host[:port], no path, no wildcard) of the studio and any other frontend; browsers on other origins are refused (CORS), and OAuth redirects may only go there."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for o in var.frontend_origins : can(regex("^https?://[^/*]+$", o))])
+    error_message = "Each origin is scheme://host[:port], without a path or a wildcard."
+  }
+}
+
+variable "supabase_anon_key" {
+  description = "The Supabase project's anon (public) key, for the studio's config.json (output studio_config). Not a secret."
+  type        = string
+  default     = ""
+}
+
 variable "instagram_app_id" {
   description = "INSTAGRAM_APP_ID of the Meta app (Instagram API with Instagram Login)."
   type        = string

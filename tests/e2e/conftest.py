@@ -75,7 +75,18 @@ def start_devserver(data_dir: Path, extra_env: dict[str, str], *args: str) -> De
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env.update({"PYTHONUNBUFFERED": "1", **extra_env})
     process = subprocess.Popen(
-        [sys.executable, "-m", "sociallab.dev.server", "--port", str(port), "--data-dir", str(data_dir), *args],
+        [
+            sys.executable,
+            "-m",
+            "sociallab.dev.server",
+            "--port",
+            str(port),
+            "--studio-port",
+            "0",
+            "--data-dir",
+            str(data_dir),
+            *args,
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

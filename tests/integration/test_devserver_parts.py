@@ -43,6 +43,7 @@ def test_functions_are_loaded_by_path_under_unique_names(tmp_path: Path) -> None
     assert [f.name for f in functions] == ["echo", "ticker"]
     assert all(f.router is not None for f in functions)
     assert jobs_of(functions) == [cron.Job("ticker", 60)]
+    assert jobs_of(functions, at_most_every=5) == [cron.Job("ticker", 5)]
     # the same name in two folders is an error, not a silent replacement
     shutil.copytree(FIXTURES / "echo", tmp_path / "echo")
     with pytest.raises(ValueError, match="echo"):

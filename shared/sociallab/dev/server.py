@@ -1,11 +1,13 @@
 """`make run`: the whole product on one machine.
 
-    python -m sociallab.dev.server [--port 8080] [--functions-dir DIR ...] [--no-cron]
+    python -m sociallab.dev.server [--port 8080] [--studio-port 8081] [--functions-dir DIR ...] [--no-cron]
 
 Every configured variable is honoured; what is unset gets a local stand-in (an embedded
 PostgreSQL under `.data/pg`, generated dev secrets, local file storage). Migrations are applied,
 a demo workspace is seeded, every `functions/<name>/main.py` is served at `/<name>`, and a local
-cron calls the scheduler-triggered functions on their cadence. Ctrl-C stops everything.
+cron calls the scheduler-triggered functions on their cadence. The studio (`web/`) is served on its own
+port, so its calls to the API are cross-origin as in production (FRONTEND_ORIGINS defaults to it).
+Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,7 @@ from starlette.routing import Mount, Route
 from sociallab import migrate
 from sociallab.config import Settings, get_settings, reset_settings
 from sociallab.db import close_db, get_db
-from sociallab.dev import connect, cron, demo, preview
+from sociallab.dev import connect, cron, demo, preview, studio
 from sociallab.dev.environment import ensure_database, ensure_dev_secrets
 from sociallab.dev.loader import FunctionMount, LoadedFunction, load_functions
 from sociallab.dev.sandboxes.start import Sandboxes, start_sandboxes
@@ -124,9 +127,15 @@ def build_app(
     return whole[0]
 
 
-def jobs_of(functions: list[LoadedFunction]) -> list[cron.Job]:
+def jobs_of(functions: list[LoadedFunction], *, at_most_every: int | None = None) -> list[cron.Job]:
+    """The local cron's jobs; `at_most_every` shortens every cadence to that many seconds (browser tests)."""
     return [
-        cron.Job(f.name, f.router.schedule_seconds, f.router.schedule_path, FIRST_RUN_AFTER.get(f.name))
+        cron.Job(
+            f.name,
+            min(f.router.schedule_seconds, at_most_every or f.router.schedule_seconds),
+            f.router.schedule_path,
+            FIRST_RUN_AFTER.get(f.name),
+        )
         for f in functions
         if f.router and f.router.schedule_seconds
     ]
@@ -156,11 +165,12 @@ async def prepare(data_dir: Path, base_url: str) -> tuple[Any, Sandboxes]:
     return server, sandboxes
 
 
-def banner(settings: Settings, functions: list[LoadedFunction], sandboxes: Sandboxes) -> str:
+def banner(settings: Settings, functions: list[LoadedFunction], sandboxes: Sandboxes, studio_url: str) -> str:
     base = f"http://127.0.0.1:{settings.port}"
     lines = [
         "",
-        f"SocialLab is running: preview {base}/",
+        f"SocialLab is running: studio {studio_url}/ (sign in as {DEMO_EMAIL})",
+        f"  preview   {base}/",
         f"  OpenAPI   {base}/openapi.json      health {base}/healthz",
         f"  functions {', '.join(f'{base}/{f.name}' for f in functions) or '(none yet)'}",
         *sandboxes.describe(base),
@@ -176,25 +186,70 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sociallab.dev.server", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+    parser.add_argument("--studio-port", type=int, help="the studio web app's port (default: port + 1; 0: any free)")
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("SOCIALLAB_DATA_DIR", ".data")))
     parser.add_argument("--functions-dir", type=Path, action="append", help="default: the project's functions/")
     parser.add_argument("--no-cron", action="store_true", help="do not call scheduled functions")
+    parser.add_argument(
+        "--cron-every", type=int, metavar="SECONDS", help="call scheduled functions at least this often"
+    )
     args = parser.parse_args(argv)
 
     os.environ["PORT"] = str(args.port)
     configure(os.environ.get("LOG_LEVEL", "INFO"))
+    api_socket = _bind(args.host, args.port)
+    studio_socket = _bind(args.host, args.port + 1 if args.studio_port is None else args.studio_port)
+    studio_url = f"http://127.0.0.1:{studio_socket.getsockname()[1]}"
+    os.environ.setdefault("FRONTEND_ORIGINS", studio_url)
     server, sandboxes = asyncio.run(prepare(args.data_dir.resolve(), f"http://127.0.0.1:{args.port}"))
     settings = get_settings()
     register_secrets(settings.secret_values())
     functions = load_functions(args.functions_dir or [ROOT / "functions"])
-    jobs = [] if args.no_cron else jobs_of(functions)
+    jobs = [] if args.no_cron else jobs_of(functions, at_most_every=args.cron_every)
     app = build_app(functions, settings=settings, cron_jobs=jobs, sandboxes=sandboxes)
-    print(banner(settings, functions, sandboxes), flush=True)
+    web = studio.studio_app(settings, api_base=f"http://127.0.0.1:{args.port}")
+    if studio_url not in settings.frontend_origin_list:
+        log.warning(
+            "FRONTEND_ORIGINS does not list the studio; its calls will be refused", extra={"studio": studio_url}
+        )
+    print(banner(settings, functions, sandboxes, studio_url), flush=True)
+    # A publish-due run the cron started may be waiting for a post due later in its minute: Ctrl-C ends it.
+    config = uvicorn.Config(
+        ByPort(app, {studio_socket.getsockname()[1]: web}),
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", lifespan="on")
+        uvicorn.Server(config).run(sockets=[api_socket, studio_socket])
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; stopping on it is the normal exit
+        pass
     finally:
         if server is not None:
             server.cleanup()
+
+
+class ByPort:
+    """One server, two origins: requests on a listed local port go to that app, the rest (and lifespan) to `api`."""
+
+    def __init__(self, api: Any, by_port: dict[int, Any]) -> None:
+        self.api = api
+        self.by_port = by_port
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        app = self.api
+        if scope["type"] != "lifespan" and scope.get("server"):
+            app = self.by_port.get(scope["server"][1], self.api)
+        await app(scope, receive, send)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Bind the port now, so a busy port fails at once and port 0 has its number before anything starts."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@
 
 `handle` turns every failure into the error envelope: AppErrors with their status, anything
 else as a 500 that names no internals; a path asked with a method it has no route for is a 405
-with `Allow`. A route with `role` and a `workspace_id` in its body or query gets the membership
+with `Allow`. Routes users call answer CORS preflights before authentication (`sociallab.http.cors`).
+A route with `role` and a `workspace_id` in its body or query gets the membership
 check before the handler runs. User routes are rate limited per user. The same declarations
 generate the OpenAPI document (`sociallab.http.openapi`), so a route also declares the statuses its
 handler answers besides the router's own (`errors=(404, 409)`).
@@ -33,7 +34,15 @@ from sociallab import ratelimit
 from sociallab.access import Role, require_role
 from sociallab.config import Settings, get_settings
 from sociallab.db import get_db
-from sociallab.errors import AppError, AuthenticationError, MethodNotAllowedError, NotFoundError, RequestValidationError
+from sociallab.errors import (
+    AppError,
+    AuthenticationError,
+    MethodNotAllowedError,
+    NotFoundError,
+    PermissionDeniedError,
+    RequestValidationError,
+)
+from sociallab.http import cors
 from sociallab.http.auth import Authenticator, User
 from sociallab.http.parsing import parse_headers, parse_json_body, parse_query
 from sociallab.http.responses import error_response, request_id_for, to_response
@@ -228,9 +237,12 @@ class Router:
         started = time.perf_counter()
         ensure_configured()
         headers = request.headers
+        origin = headers.get("origin")
         trace = trace_fields(headers.get("traceparent"), headers.get("x-cloud-trace-context"), trace_project())
         with log_context(request_id=request_id, function=self.function, **trace):
             try:
+                if cors.is_preflight(request.method, origin, request.headers.get("access-control-request-method")):
+                    return self._preflight(path, str(origin), request_id)
                 route, params = self.match(request.method, path)
                 call = await self._prepare(request, request_id, route, params)
                 response = to_response(await route.handler(call), route.status)
@@ -242,6 +254,8 @@ class Router:
                 log.exception("unhandled error")
                 response = error_response(AppError("Something went wrong on our side."), request_id)
             response.headers["X-Request-Id"] = request_id
+            if self._user_methods(path):
+                cors.add_response_headers(response.headers, _allowed_origin(origin))
             log.info(
                 "request",
                 extra={
@@ -252,6 +266,35 @@ class Router:
                 },
             )
             return response
+
+    def _user_methods(self, path: str) -> set[str]:
+        """The methods signed-in users may call on `path` (empty: no browser may call it)."""
+        methods = {r.method for r in self.routes if "user" in r.auth and r.pattern.match(path)}
+        return methods | {"HEAD"} if "GET" in methods else methods
+
+    def _preflight(self, path: str, origin: str, request_id: str) -> Response:
+        """A CORS preflight: 204 with the CORS headers for an allowed origin on a user-facing path.
+
+        A path only the scheduler, webhooks or Drive call answers as any OPTIONS does (405, no CORS);
+        an origin not in FRONTEND_ORIGINS gets a 403 without them, so the browser refuses the call.
+        """
+        methods = self._user_methods(path)
+        response: Response
+        try:
+            if not methods:
+                self.match("OPTIONS", path)  # raises: 404, or 405 with Allow
+            allowed = _allowed_origin(origin)
+            if allowed is None:
+                raise PermissionDeniedError(f"Browsers on {origin} may not call this API (FRONTEND_ORIGINS).")
+        except AppError as exc:
+            response = error_response(exc, request_id)
+        else:
+            response = Response(status_code=204, headers=cors.preflight_headers(allowed, methods))
+        response.headers["X-Request-Id"] = request_id
+        if methods:
+            response.headers["Vary"] = "Origin"
+        log.info("preflight", extra={"path": path, "origin": origin, "status": response.status_code})
+        return response
 
     async def _prepare(self, request: Request, request_id: str, route: Route, params: dict[str, str]) -> Call:
         settings = get_settings()
@@ -302,6 +345,14 @@ async def _authenticate(auth: Authenticator, kinds: tuple[AuthKind, ...], reques
             refused = exc
     assert refused is not None  # every route has at least one kind
     raise refused
+
+
+def _allowed_origin(origin: str | None) -> str | None:
+    """`origin` when FRONTEND_ORIGINS lists it; None otherwise, and when the configuration is broken."""
+    try:
+        return cors.allowed_origin(origin, get_settings().frontend_origin_list)
+    except AppError:
+        return None
 
 
 def function_path(request: Request) -> str:
