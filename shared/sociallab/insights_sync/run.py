@@ -31,7 +31,6 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_start
 from typing import TypeVar
 
-
 from sociallab.config import Settings, get_settings
 from sociallab.crypto import TokenCipher
 from sociallab.db import Database
