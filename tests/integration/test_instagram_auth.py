@@ -200,6 +200,7 @@ async def test_tokens_never_reach_logs_or_responses(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # the function quiets httpx when it is loaded; not here
     state = await start(api, people)
     code = sandbox.issue_code(IG_USER)
     responses = [await api.get("/callback", params={"code": code, "state": state})]
@@ -229,7 +230,8 @@ async def test_tokens_never_reach_logs_or_responses(
     formatter = JsonFormatter()
     emitted = "".join(formatter.format(r) for r in caplog.records if "http://test/" not in r.getMessage())
     assert "access_token=" in "".join(r.getMessage() for r in caplog.records)  # httpx did log the URLs
-    logged = raw + emitted + capsys.readouterr().err
+    printed = capsys.readouterr()
+    logged = raw + emitted + printed.out + printed.err
     for secret in secrets_seen:
         assert secret not in logged
 
