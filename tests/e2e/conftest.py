@@ -113,6 +113,8 @@ def wait_healthy(server: DevServer, timeout: float = STARTUP_TIMEOUT) -> httpx.R
         except httpx.TransportError as exc:
             last = exc
         time.sleep(0.1)  # polling a readiness condition, not synchronising on time
+    if server.process.poll() is not None:  # it exited: everything it printed is in the queue by now
+        server.output.extend(server._lines.queue)
     raise AssertionError(f"dev server not healthy: {last!r}; output:\n{''.join(server.output)}")
 
 
