@@ -78,6 +78,8 @@ def terraform_environment(name: str, secrets: dict[str, str]) -> dict[str, str]:
         elif plain := re.fullmatch(r"\$\{(?:tostring\()?var\.(\w+)\)?\}", expression):
             value = values[plain[1]]
             env[key] = str(value).lower() if isinstance(value, bool) else str(value)
+        elif joined := re.fullmatch(r'\$\{join\("([^"]*)", var\.(\w+)\)\}', expression):
+            env[key] = joined[1].join(values[joined[2]])
         else:
             assert "${" not in expression, f"teach this test how Terraform computes {key} = {expression}"
             env[key] = expression
@@ -224,3 +226,14 @@ def test_a_packaged_function_starts_and_answers(packaged: DevServer, request: py
     assert response.status_code == 401, response.text
     error = response.json()["error"]
     assert set(error) == {"code", "message", "details", "request_id"}
+    # Terraform's FRONTEND_ORIGINS reaches the function: a browser on the studio's origin may call it.
+    route, _ = load_function(FUNCTIONS / name / "main.py").router.match(method, path)  # type: ignore[union-attr]
+    if "user" in route.auth:
+        studio = terraform("terraform.tfvars.example")["frontend_origins"][0]
+        preflight = httpx.options(
+            f"{packaged.base_url}{path}",
+            headers={"Origin": studio, "Access-Control-Request-Method": method},
+            timeout=10,
+        )
+        assert preflight.status_code == 204
+        assert preflight.headers["access-control-allow-origin"] == studio
