@@ -38,6 +38,7 @@ from bench.publish import RoundTrips, counting_database, local_environment
 from sociallab.config import get_settings, reset_settings
 from sociallab.dev.sandboxes.instagram import InstagramSandbox
 from sociallab.insights_sync import InsightsConfig, InsightsSyncResult, insights_sync
+from sociallab.insights_sync.transport import LanedTransport
 from sociallab.instagram.accounts import encrypt_token
 from sociallab.instagram.client import DEFAULT_TIMEOUT, InstagramClient
 
@@ -103,11 +104,10 @@ async def seed(url: str, base_url: str, *, accounts: int, media: int) -> None:
 async def one_run(url: str, config: InsightsConfig) -> tuple[float, InsightsSyncResult, int]:
     db = counting_database(url, max_size=4)  # the function's db_pool (infra/functions.tf)
     await db.open()
-    in_flight = config.account_concurrency * config.media_concurrency
-    limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
+    transport = LanedTransport(lanes=config.account_concurrency, connections_per_lane=config.media_concurrency)
     RoundTrips.count = 0
     try:
-        async with httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, limits=limits) as http:
+        async with httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, transport=transport) as http:
             client = InstagramClient.from_settings(get_settings(), http)
             started = time.perf_counter()
             result = await insights_sync(db, client, config=config)

@@ -39,6 +39,7 @@ from sociallab.db import Database
 from sociallab.errors import AppError
 from sociallab.insights_sync.config import InsightsConfig, InsightsSyncResult
 from sociallab.insights_sync.store import AccountReadings, ClaimedAccount, InsightsStore
+from sociallab.insights_sync.transport import LanedTransport
 from sociallab.instagram.accounts import ReauthRequiredError, get_cipher, usable_token
 from sociallab.instagram.client import DEFAULT_TIMEOUT, InstagramClient
 from sociallab.instagram.errors import (
@@ -370,8 +371,7 @@ async def run_insights_sync(
     """
     settings = settings or get_settings()
     config = config or InsightsConfig()
-    in_flight = config.account_concurrency * config.media_concurrency
-    limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
-    async with httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, limits=limits) as http:
+    transport = LanedTransport(lanes=config.account_concurrency, connections_per_lane=config.media_concurrency)
+    async with httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, transport=transport) as http:
         client = InstagramClient.from_settings(settings, http)
         return await insights_sync(db, client, settings=settings, config=config)
