@@ -8,7 +8,8 @@ Two runs, one JSON line each::
 
 `first` is every account's first sync (30 media, `backfill_days` + 1 days, the audience); `steady` is the
 next run (the media are all younger than 48 h, so all are read again; 4 settling days; no audience, it is
-read daily). Targets (issue 8): <= 60 s for the 200 accounts, and calls per account that fit Meta's
+read daily). `sync_cpu_seconds` is this process's CPU during the run, `sandbox_cpu_seconds` the sandbox
+process's. Targets (issue 8): <= 60 s for the 200 accounts, and calls per account that fit Meta's
 per-account budget beside publishing (see InsightsConfig). DB round trips are counted on the wire side
 of psycopg (statements, plus BEGIN/COMMIT of transactions); Graph calls are the sandbox's own count.
 The sandbox runs in a process of its own (as Instagram is not in ours), so its CPU is not the run's.
@@ -38,6 +39,7 @@ from bench.publish import RoundTrips, counting_database, local_environment
 from sociallab.config import get_settings, reset_settings
 from sociallab.dev.sandboxes.instagram import InstagramSandbox
 from sociallab.insights_sync import InsightsConfig, InsightsSyncResult, insights_sync
+from sociallab.insights_sync.transport import LanedTransport
 from sociallab.instagram.accounts import encrypt_token
 from sociallab.instagram.client import InstagramClient, new_http_client
 
@@ -49,9 +51,16 @@ def _serve_sandbox(port: int, latency: float) -> None:
     uvicorn.run(sandbox.app, host="127.0.0.1", port=port, log_level="critical", lifespan="off", backlog=2048)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds process `pid` has used so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def sandbox_process(latency: float) -> Iterator[str]:
-    """The sandbox served by a child process on 127.0.0.1:<free port>; its base URL once it answers."""
+def sandbox_process(latency: float) -> Iterator[tuple[str, int]]:
+    """The sandbox served by a child process on 127.0.0.1:<free port>; its base URL and pid once it answers."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -65,7 +74,8 @@ def sandbox_process(latency: float) -> Iterator[str]:
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        yield base_url
+        assert process.pid is not None
+        yield base_url, process.pid
     finally:
         process.terminate()
         process.join(timeout=10)
@@ -100,21 +110,21 @@ async def seed(url: str, base_url: str, *, accounts: int, media: int) -> None:
             assert added.status_code == seeded.status_code == 201, (added.text, seeded.text)
 
 
-async def one_run(url: str, config: InsightsConfig) -> tuple[float, InsightsSyncResult, int]:
+async def one_run(url: str, config: InsightsConfig) -> tuple[float, float, InsightsSyncResult, int]:
+    """(wall seconds, this process's CPU seconds, the result, DB round trips) of one insights_sync run."""
     db = counting_database(url, max_size=4)  # the function's db_pool (infra/functions.tf)
     await db.open()
-    in_flight = config.account_concurrency * config.media_concurrency
-    limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
+    transport = LanedTransport(lanes=config.account_concurrency, connections_per_lane=config.media_concurrency)
     RoundTrips.count = 0
     try:
-        async with new_http_client(limits=limits) as http:
+        async with new_http_client(transport=transport) as http:
             client = InstagramClient.from_settings(get_settings(), http)
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             result = await insights_sync(db, client, config=config)
-            seconds = time.perf_counter() - started
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     finally:
         await db.close()
-    return seconds, result, RoundTrips.count
+    return seconds, cpu, result, RoundTrips.count
 
 
 def main(argv: list[str]) -> int:
@@ -126,14 +136,18 @@ def main(argv: list[str]) -> int:
 
     config = InsightsConfig(min_interval_seconds=0.0)
     ok = True
-    with local_environment(), database("bench_insights") as url, sandbox_process(args.latency) as base_url:
+    with (
+        local_environment(),
+        database("bench_insights") as url,
+        sandbox_process(args.latency) as (base_url, sandbox_pid),
+    ):
         os.environ.update({"DATABASE_URL": url, "INSTAGRAM_GRAPH_URL": base_url, "INSTAGRAM_OAUTH_URL": base_url})
         reset_settings()
         asyncio.run(seed(url, base_url, accounts=args.accounts, media=args.media))
         for run in ("first", "steady"):
-            calls_before = graph_calls(base_url)
-            seconds, result, roundtrips = asyncio.run(one_run(url, config))
-            calls = graph_calls(base_url) - calls_before
+            calls_before, sandbox_cpu_before = graph_calls(base_url), cpu_seconds(sandbox_pid)
+            seconds, sync_cpu, result, roundtrips = asyncio.run(one_run(url, config))
+            calls, sandbox_cpu = graph_calls(base_url) - calls_before, cpu_seconds(sandbox_pid) - sandbox_cpu_before
             ok = ok and result.synced == result.accounts == args.accounts
             print(
                 json.dumps(
@@ -148,6 +162,9 @@ def main(argv: list[str]) -> int:
                         "graph_calls_per_account": round(calls / max(1, args.accounts), 2),
                         "db_roundtrips_per_account": round(roundtrips / max(1, args.accounts), 2),
                         "media_rows": result.media,
+                        "sync_cpu_seconds": round(sync_cpu, 2),
+                        "sandbox_cpu_seconds": round(sandbox_cpu, 2),
+                        "load_average_1m": round(os.getloadavg()[0], 2),
                     }
                 ),
                 flush=True,

@@ -368,10 +368,10 @@ async def run_insights_sync(
     """
     settings = settings or get_settings()
     config = config or InsightsConfig()
-    in_flight = config.account_concurrency * config.media_concurrency
-    import httpx  # loaded by the run that calls Instagram, not at cold start
+    # Loaded by the run that calls Instagram, not at cold start (it brings httpx).
+    from sociallab.insights_sync.transport import LanedTransport
 
-    limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
-    async with new_http_client(limits=limits) as http:
+    transport = LanedTransport(lanes=config.account_concurrency, connections_per_lane=config.media_concurrency)
+    async with new_http_client(transport=transport) as http:
         client = InstagramClient.from_settings(settings, http)
         return await insights_sync(db, client, settings=settings, config=config)
