@@ -48,6 +48,11 @@ def pg_admin_url() -> Iterator[str]:
     # the same machine may do while this server still runs.
     data_dir = Path(tempfile.mkdtemp(prefix="sociallab-test-pg-"))
     server = pgserver.get_server(data_dir, cleanup_mode="delete")
+    # Its data is thrown away after the run, so it need not survive a crash: without fsync,
+    # dropping each test's database no longer waits for a checkpoint to reach the disk.
+    for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+        _admin_execute(server.get_uri(), f"ALTER SYSTEM SET {setting} = off")
+    _admin_execute(server.get_uri(), "SELECT pg_reload_conf()")
     yield server.get_uri()
     server.cleanup()
     shutil.rmtree(data_dir, ignore_errors=True)
