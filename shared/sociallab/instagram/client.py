@@ -367,17 +367,8 @@ class InstagramClient:
             TokenInvalidError, ThrottledError, TransientError (also a lost answer: the read is safe to
             repeat), PermanentError.
         """
-        body = await self._read(
-            f"{ig_user_id}/media",
-            kind="media_list",
-            fields=RECENT_MEDIA_FIELDS,
-            token=token,
-            account=ig_user_id,
-            limit=str(max(1, min(limit, MAX_MEDIA_PAGE))),
-        )
-        rows = body.get("data")
-        if not isinstance(rows, list):
-            raise TransientError("Instagram's media list response had no data.")
+        body = await self._media_page(ig_user_id, token, fields=RECENT_MEDIA_FIELDS, limit=limit)
+        rows = body["data"]
         media: list[RecentMedia] = []
         for row in rows:
             if not isinstance(row, Mapping) or row.get("id") in (None, ""):
@@ -395,6 +386,24 @@ class InstagramClient:
             self._remember(media_id, ig_user_id)
         return media
 
+    async def _media_page(self, ig_user_id: str, token: str, *, fields: str, limit: int) -> dict[str, Any]:
+        """One page of ``GET /{ig_user_id}/media`` (`limit` clamped to 1..100); its ``data`` is a list.
+
+        Raises:
+            TokenInvalidError, ThrottledError, TransientError (also an answer without data), PermanentError.
+        """
+        body = await self._read(
+            f"{ig_user_id}/media",
+            kind="media_list",
+            fields=fields,
+            token=token,
+            account=ig_user_id,
+            limit=str(max(1, min(limit, MAX_MEDIA_PAGE))),
+        )
+        if not isinstance(body.get("data"), list):
+            raise TransientError("Instagram's media list response had no data.")
+        return body
+
     # --- insights ----------------------------------------------------------------------------------------
 
     async def insights_media(self, ig_user_id: str, token: str, *, limit: int = 30) -> list[InsightsMedia]:
@@ -403,16 +412,7 @@ class InstagramClient:
         Raises:
             TokenInvalidError, ThrottledError, TransientError, PermanentError.
         """
-        body = await self._read(
-            f"{ig_user_id}/media",
-            kind="media_list",
-            fields=INSIGHTS_MEDIA_FIELDS,
-            token=token,
-            account=ig_user_id,
-            limit=str(max(1, min(limit, MAX_MEDIA_PAGE))),
-        )
-        if not isinstance(body.get("data"), list):
-            raise TransientError("Instagram's media list response had no data.")
+        body = await self._media_page(ig_user_id, token, fields=INSIGHTS_MEDIA_FIELDS, limit=limit)
         media = parse_media_list(body)
         for item in media:
             self._remember(item.id, ig_user_id)
