@@ -14,7 +14,8 @@ from starlette.responses import Response
 from sociallab.content import assets as asset_service
 from sociallab.content.upload import read_upload
 from sociallab.db import get_db
-from sociallab.http import Call, RequestModel, Router, json_response
+from sociallab.http import Call, Router, json_response
+from sociallab.http.parsing import RequestModel
 from sociallab.storage import get_storage
 
 PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic", "image/heif")

@@ -24,7 +24,8 @@ from sociallab.db import get_db
 from sociallab.drive import sources, sync
 from sociallab.drive.client import DriveClient
 from sociallab.errors import RequestValidationError
-from sociallab.http import Call, RequestModel, Router, json_response
+from sociallab.http import Call, Router, json_response
+from sociallab.http.parsing import RequestModel
 from sociallab.storage import get_storage
 
 router = Router("drive-sync", schedule_seconds=15 * 60, description="Import photos from connected Drive folders.")

@@ -16,7 +16,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from sociallab.db import get_db
-from sociallab.http import Call, RequestModel, Router
+from sociallab.http import Call, Router
+from sociallab.http.parsing import RequestModel
 from sociallab.instagram.client import InstagramClient, new_http_client
 from sociallab.instagram.oauth import begin_login, complete_login, forward_callback
 

@@ -7,10 +7,9 @@ Run daily by the `housekeeping` function. What is deleted (and the retention) is
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-
-from pydantic import BaseModel
 
 from sociallab.db import Database, load_queries
 
@@ -21,7 +20,8 @@ RECEIPT_RETENTION_S = 30 * 86_400  # webhook deliveries and scheduler ticks
 STATE_RETENTION_S = 86_400  # after an OAuth state expired
 
 
-class PruneResult(BaseModel):
+@dataclass(frozen=True)
+class PruneResult:
     usage_counters: int
     webhook_receipts: int
     oauth_states: int
@@ -43,4 +43,4 @@ async def prune(db: Database, *, now: datetime | None = None) -> PruneResult:
         },
     )
     assert row is not None  # an aggregate always answers
-    return PruneResult.model_validate(row)
+    return PruneResult(**row)

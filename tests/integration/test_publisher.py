@@ -3,6 +3,7 @@ protocol (DESIGN.md §4) and what each kind of failure does to a post and its ac
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -393,7 +394,7 @@ async def test_publishing_disabled_claims_nothing(publish_world: PublishWorld, m
     world = publish_world
     account = await world.add_account()
     post_id = await world.add_post(account, caption="kill switch")
-    world.settings = world.settings.model_copy(update={"publishing_enabled": False})
+    world.settings = dataclasses.replace(world.settings, publishing_enabled=False)
 
     result = await world.run()
 

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import socket
 import subprocess
@@ -24,13 +25,12 @@ import boto3
 import httpx
 import pytest
 from moto.server import ThreadedMotoServer
-from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from sociallab.config import Settings
+from sociallab.config import Secret, Settings
 from sociallab.crypto import make_signed_token
 from sociallab.errors import (
     BadRequestError,
@@ -210,7 +210,7 @@ def supabase_settings(supabase_server: tuple[str, Swappable], fake_supabase: Fak
     return Settings(
         storage_backend="supabase",
         supabase_url=supabase_server[0],
-        supabase_service_role_key=SecretStr(SERVICE_ROLE_KEY),
+        supabase_service_role_key=Secret(SERVICE_ROLE_KEY),
         storage_bucket="media",
     )
 
@@ -270,7 +270,7 @@ def local_settings(tmp_path: Path) -> Settings:
         storage_local_dir=str(tmp_path / "storage"),
         storage_bucket="media",
         public_base_url="http://sociallab.test/",
-        url_signing_key=SecretStr(URL_SIGNING_KEY),
+        url_signing_key=Secret(URL_SIGNING_KEY),
     )
 
 
@@ -420,7 +420,7 @@ def test_get_storage_chooses_the_backend_from_settings(
 def test_bad_bucket_names_are_configuration_errors(local_settings: Settings) -> None:
     for bucket in ["", "..", ".meta", "a/b", "a" * 64]:
         with pytest.raises(ConfigurationError, match="STORAGE_BUCKET"):
-            get_storage(local_settings.model_copy(update={"storage_bucket": bucket}))
+            get_storage(dataclasses.replace(local_settings, storage_bucket=bucket))
 
 
 # --- local ----------------------------------------------------------------------------------------
@@ -569,7 +569,7 @@ async def test_local_symlink_out_of_the_bucket_is_refused(local_settings: Settin
 
 
 async def test_local_without_url_signing_key_names_the_variable(local_settings: Settings) -> None:
-    settings = local_settings.model_copy(update={"url_signing_key": None})
+    settings = dataclasses.replace(local_settings, url_signing_key=None)
     storage = get_storage(settings)
     await storage.put("ws-1/a.jpg", b"x", "image/jpeg")  # storing works without the key
 
@@ -636,7 +636,7 @@ async def test_supabase_wrong_key_is_a_configuration_error_without_the_key(
     supabase_settings: Settings, fake_supabase: FakeSupabaseStorage
 ) -> None:
     wrong = "wrong-service-role-key-" + "y" * 20
-    settings = supabase_settings.model_copy(update={"supabase_service_role_key": SecretStr(wrong)})
+    settings = dataclasses.replace(supabase_settings, supabase_service_role_key=Secret(wrong))
     async with get_storage(settings) as storage:
         for call in (lambda: storage.get("ws-1/a.jpg"), lambda: storage.exists("ws-1/a.jpg")):
             with pytest.raises(ConfigurationError, match="SUPABASE_SERVICE_ROLE_KEY") as caught:
@@ -647,7 +647,7 @@ async def test_supabase_wrong_key_is_a_configuration_error_without_the_key(
 async def test_supabase_missing_bucket_names_storage_bucket(
     supabase_settings: Settings, fake_supabase: FakeSupabaseStorage
 ) -> None:
-    settings = supabase_settings.model_copy(update={"storage_bucket": "nope"})
+    settings = dataclasses.replace(supabase_settings, storage_bucket="nope")
     async with get_storage(settings) as storage:
         with pytest.raises(ConfigurationError, match="STORAGE_BUCKET"):
             await storage.put("ws-1/a.jpg", b"x", "image/jpeg")
@@ -661,7 +661,7 @@ async def test_supabase_server_errors_and_unreachable_are_dependency_unavailable
         with pytest.raises(DependencyUnavailableError):
             await storage.get("ws-1/a.jpg")
 
-    down = supabase_settings.model_copy(update={"supabase_url": f"http://127.0.0.1:{_closed_port()}"})
+    down = dataclasses.replace(supabase_settings, supabase_url=f"http://127.0.0.1:{_closed_port()}")
     async with get_storage(down) as storage:
         with pytest.raises(DependencyUnavailableError):
             await storage.put("ws-1/a.jpg", b"x", "image/jpeg")
@@ -703,7 +703,7 @@ async def test_s3_presigned_url_carries_its_expiry_and_needs_no_credentials(s3_s
 
 
 async def test_s3_missing_bucket_names_storage_bucket(s3_settings: Settings) -> None:
-    settings = s3_settings.model_copy(update={"storage_bucket": "no-such-bucket-here"})
+    settings = dataclasses.replace(s3_settings, storage_bucket="no-such-bucket-here")
     async with get_storage(settings) as storage:
         with pytest.raises(ConfigurationError, match="STORAGE_BUCKET"):
             await storage.put("ws-1/a.jpg", b"x", "image/jpeg")

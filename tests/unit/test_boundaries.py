@@ -36,6 +36,10 @@ NOT_DEPLOYED = {
 # where images are made, google-genai where captions are written, boto3 for S3 storage.
 HEAVY = ("jwt", "cryptography", "PIL", "pillow_heif", "google.genai", "google.auth", "boto3")
 ENTRY_POINTS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/main.py"))
+# Functions only Cloud Scheduler calls parse no request body or query, so they start without pydantic
+# (with pydantic-settings it cost more start-up time than publish-due's own code): their settings are a
+# dataclass and their results are dataclasses too.
+WITHOUT_PYDANTIC = ("housekeeping", "insights-sync", "publish-due", "refresh-tokens")
 
 
 def module_name(path: Path) -> str:
@@ -161,3 +165,8 @@ def test_the_probe_sees_what_an_entry_point_loads(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ENTRY_POINTS)
 def test_entry_points_load_nothing_heavy_or_dev_only(name: str) -> None:
     assert loaded_from(modules_loaded_by(FUNCTIONS / name / "main.py"), (*HEAVY, DEV)) == []
+
+
+@pytest.mark.parametrize("name", WITHOUT_PYDANTIC)
+def test_scheduled_functions_start_without_pydantic(name: str) -> None:
+    assert loaded_from(modules_loaded_by(FUNCTIONS / name / "main.py"), ("pydantic", "pydantic_settings")) == []

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from sociallab.config import Settings, get_settings, reset_settings
+from sociallab.config import Secret, Settings, get_settings, reset_settings
 from sociallab.errors import ConfigurationError
 
 pytestmark = pytest.mark.unit
@@ -58,3 +58,56 @@ def test_the_database_password_is_listed_for_redaction() -> None:
     settings = Settings(database_url="postgresql://postgres.ref:pooler-pass-4711@pooler.example:6543/postgres")
     assert settings.secret_values() == ["pooler-pass-4711"]
     assert Settings(database_url="host=/tmp dbname=x").secret_values() == []
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("DB_POOL_MAX_SIZE", "ten", "DB_POOL_MAX_SIZE: should be an integer"),
+        ("IMAGE_DECODE_WAIT_SECONDS", "soon", "IMAGE_DECODE_WAIT_SECONDS: should be a number"),
+        ("PUBLISHING_ENABLED", "maybe", "PUBLISHING_ENABLED: should be true or false"),
+        ("IMAGE_DECODE_BUDGET_MIB", "0", "IMAGE_DECODE_BUDGET_MIB: should be at least 1"),
+        ("IMAGE_DECODE_WAIT_SECONDS", "-1", "IMAGE_DECODE_WAIT_SECONDS: should be at least 0"),
+        ("STORAGE_BACKEND", "ftp", "STORAGE_BACKEND: should be one of local, supabase, s3"),
+    ],
+)
+def test_each_bad_value_is_named_with_what_it_should_be(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, said: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as caught:
+        Settings()
+    assert caught.value.message == f"Invalid configuration: {said}"
+
+
+def test_every_bad_value_is_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "http")
+    monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "many")
+    with pytest.raises(ConfigurationError) as caught:
+        Settings()
+    assert "RATE_LIMIT_PER_MINUTE: should be an integer" in caught.value.message
+    assert "PORT: should be an integer" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("1", True), ("Yes", True), ("on", True), ("0", False), ("OFF", False)]
+)
+def test_switches_read_the_usual_spellings(monkeypatch: pytest.MonkeyPatch, value: str, expected: bool) -> None:
+    monkeypatch.setenv("SCHEDULER_PLATFORM_VERIFIED", value)
+    assert Settings().scheduler_platform_verified is expected
+
+
+def test_numbers_from_the_environment_are_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DB_POOL_MAX_SIZE", "3")
+    monkeypatch.setenv("IMAGE_DECODE_WAIT_SECONDS", "2.5")
+    settings = Settings()
+    assert (settings.db_pool_max_size, settings.image_decode_wait_seconds) == (3, 2.5)
+
+
+def test_a_secret_given_in_code_is_kept_secret_and_a_misspelt_setting_is_refused() -> None:
+    settings = Settings(token_encryption_key="k1:abcdefgh", supabase_url="https://p.supabase.co//")
+    assert settings.token_encryption_key == Secret("k1:abcdefgh")
+    assert "abcdefgh" not in repr(settings) and "abcdefgh" not in str(settings.token_encryption_key)
+    assert settings.supabase_url == "https://p.supabase.co"
+    with pytest.raises(TypeError, match="webhook_secrets"):
+        Settings(webhook_secrets="x")

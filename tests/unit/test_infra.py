@@ -10,6 +10,7 @@ the binary (and, for validate, the google provider) is on this machine.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
 import re
 import shutil
@@ -68,7 +69,7 @@ def secrets_read_by(name: str) -> set[str]:
     names: a secret setting used as an attribute (`settings.webhook_secret`) or by name
     (`settings.secret("gemini_api_key")`)."""
     every_secret = {secret.lower() for secret in terraform_locals("secrets.tf")["all_secrets"]}
-    assert every_secret <= set(Settings.model_fields), "every Terraform secret is a setting"
+    assert every_secret <= {field.name for field in dataclasses.fields(Settings)}, "every Terraform secret is a setting"
     modules = library_modules()
     sources = [FUNCTIONS / name / "main.py", *(modules[module] for module in modules_of(name))]
     named: set[str] = set()

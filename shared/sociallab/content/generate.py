@@ -35,7 +35,7 @@ from sociallab.content.prompt import CaptionRequest
 from sociallab.content.selector import EngagementSource, select_template
 from sociallab.db import Database, Row, load_queries
 from sociallab.errors import NotFoundError, RequestValidationError
-from sociallab.http import RequestModel
+from sociallab.http.parsing import RequestModel
 from sociallab.logging import get_logger
 from sociallab.scheduling import best_times, times
 from sociallab.scheduling.api_models import ImageOut, PostOut

@@ -8,13 +8,13 @@ answer of any operation (it is what a path answers to a method it has no operati
 
 from __future__ import annotations
 
+import dataclasses
 from http import HTTPStatus
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from sociallab.http.responses import ErrorEnvelope
 from sociallab.http.router import AuthKind, Route, Router
 
 _REF = "#/components/schemas/{model}"
@@ -49,6 +49,19 @@ _SECURITY: dict[str, list[dict[str, list[str]]]] = {
 }
 
 
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, Any]] = []
+    request_id: str | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error response: `{"error": {code, message, details, request_id}}` (`responses.error_response`)."""
+
+    error: ErrorBody
+
+
 def router_statuses(route: Route) -> set[int]:
     """The error statuses the router itself may answer for `route`, from its declaration."""
     statuses = {500, 503}
@@ -65,13 +78,19 @@ def router_statuses(route: Route) -> set[int]:
 
 def build(routers: list[Router], *, title: str = "SocialLab", version: str = "0.1.0") -> dict[str, Any]:
     models: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ErrorEnvelope, "serialization")]
+    results: list[type[Any]] = []  # response dataclasses (scheduled functions answer them without pydantic)
     for router in routers:
         for route in router.routes:
             models += [(m, "validation") for m in (route.body, route.query, route.headers, route.form) if m]
-            if route.response is not None:
+            if isinstance(route.response, type) and issubclass(route.response, BaseModel):
                 models.append((route.response, "serialization"))
+            elif route.response is not None:
+                results.append(route.response)
     refs, schemas = models_json_schema(list(dict.fromkeys(models)), ref_template=_REF)
     components = schemas.get("$defs", {})
+    for result in dict.fromkeys(results):
+        refs[(result, "serialization")] = {"$ref": _REF.format(model=result.__name__)}
+        components[result.__name__] = _result_schema(result)
 
     paths: dict[str, dict[str, Any]] = {}
     for router in routers:
@@ -105,6 +124,15 @@ def build(routers: list[Router], *, title: str = "SocialLab", version: str = "0.
             },
         },
     }
+
+
+def _result_schema(result: type[Any]) -> dict[str, Any]:
+    """A response dataclass's schema: what `responses.response_fields` answers, every field always."""
+    schema: dict[str, Any] = TypeAdapter(result).json_schema(mode="serialization", ref_template=_REF)
+    answered = [field.name for field in dataclasses.fields(result) if field.metadata.get("in_response", True)]
+    schema["properties"] = {name: schema["properties"][name] for name in answered}
+    schema["required"] = answered
+    return schema
 
 
 def _resolved(model: type[BaseModel], refs: dict[Any, Any], components: dict[str, Any]) -> dict[str, Any]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
-from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -15,17 +15,14 @@ from sociallab.errors import AppError, MethodNotAllowedError, RateLimitedError
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-class ErrorBody(BaseModel):
-    code: str
-    message: str
-    details: list[dict[str, Any]] = []
-    request_id: str | None = None
+class DataclassInstance(Protocol):
+    """Any dataclass instance (what typeshed's `_typeshed.DataclassInstance` is, without importing it)."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
 
 
-class ErrorEnvelope(BaseModel):
-    """Every error response: `{"error": {code, message, details, request_id}}`."""
-
-    error: ErrorBody
+# The metadata of a response dataclass's field that is kept for the server (a log, a receipt), not answered.
+NOT_IN_RESPONSE = {"in_response": False}
 
 
 def request_id_for(request: Request) -> str:
@@ -40,15 +37,27 @@ def request_id_for(request: Request) -> str:
 
 
 def json_response(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
-    if isinstance(content, BaseModel):
+    """`content` as a JSON response: a pydantic model or a dataclass as its fields, anything else as it is."""
+    if hasattr(content, "model_dump"):  # a pydantic model (duck-typed: this module does not load pydantic)
         content = content.model_dump(mode="json")
+    elif dataclasses.is_dataclass(content) and not isinstance(content, type):
+        content = response_fields(content)
     return JSONResponse(content, status_code=status, headers=headers)
 
 
+def response_fields(result: DataclassInstance) -> dict[str, Any]:
+    """A response dataclass's fields as a dict, without those marked `NOT_IN_RESPONSE`."""
+    values = dataclasses.asdict(result)
+    return {
+        field.name: values[field.name]
+        for field in dataclasses.fields(result)
+        if field.metadata.get("in_response", True)
+    }
+
+
 def error_response(error: AppError, request_id: str | None) -> JSONResponse:
-    body = ErrorEnvelope(
-        error=ErrorBody(code=error.code, message=error.message, details=error.details, request_id=request_id)
-    )
+    """The error envelope of API.md (`sociallab.http.openapi.ErrorEnvelope` documents it)."""
+    body = {"error": {"code": error.code, "message": error.message, "details": error.details, "request_id": request_id}}
     headers = {"X-Request-Id": request_id} if request_id else {}
     if isinstance(error, RateLimitedError):
         headers["Retry-After"] = str(error.retry_after)

@@ -24,9 +24,8 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -44,8 +43,7 @@ from sociallab.errors import (
 )
 from sociallab.http import cors
 from sociallab.http.auth import Authenticator, User
-from sociallab.http.parsing import parse_headers, parse_json_body, parse_query
-from sociallab.http.responses import error_response, request_id_for, to_response
+from sociallab.http.responses import DataclassInstance, error_response, request_id_for, to_response
 from sociallab.logging import (
     configure_function,
     ensure_configured,
@@ -54,6 +52,9 @@ from sociallab.logging import (
     trace_fields,
     trace_project,
 )
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 log = get_logger(__name__)
 
@@ -73,7 +74,7 @@ class Route:
     query: type[BaseModel] | None
     headers: type[BaseModel] | None  # request headers, by alias (`X-Goog-Channel-Id`)
     form: type[BaseModel] | None  # a multipart body the handler reads itself; documented only
-    response: type[BaseModel] | None
+    response: type[BaseModel] | type[DataclassInstance] | None  # a dataclass needs no pydantic (scheduled routes)
     status: int
     also: tuple[int, ...]  # other success statuses, with the same body
     errors: tuple[int, ...]  # what the handler answers besides what the router itself may (see openapi)
@@ -161,7 +162,7 @@ class Router:
         query: type[BaseModel] | None = None,
         headers: type[BaseModel] | None = None,
         form: type[BaseModel] | None = None,
-        response: type[BaseModel] | None = None,
+        response: type[BaseModel] | type[DataclassInstance] | None = None,
         status: int = 200,
         also: tuple[int, ...] = (),
         errors: tuple[int, ...] = (),
@@ -300,6 +301,9 @@ class Router:
         settings = get_settings()
         call = Call(request, request_id, self.function, route, params, settings)
         call.user = await _authenticate(authenticator(settings), route.auth, request)
+        if route.headers or route.query or route.body:
+            # Here, not at the top: pydantic loads with the first request that has something to parse.
+            from sociallab.http.parsing import parse_headers, parse_json_body, parse_query
         if route.headers is not None:
             call.headers = parse_headers(request, route.headers)
         if route.query is not None:

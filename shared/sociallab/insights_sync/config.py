@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from pydantic import BaseModel, ConfigDict, Field
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -47,10 +45,9 @@ class InsightsConfig:
             raise ValueError("usage_ceiling_pct must be within (0, 100]")
 
 
-class InsightsSyncResult(BaseModel):
+@dataclass
+class InsightsSyncResult:
     """What a run did, in the style of publish-due's counts. insights-sync's response body as it is."""
-
-    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
     run_id: str
     accounts: int = 0  # accounts claimed
@@ -69,5 +66,5 @@ class InsightsSyncResult(BaseModel):
     audience_hours: int = 0  # audience_online_hours rows changed
     graph_calls: int = 0
     errors: int = 0
-    reauth_accounts: list[str] = Field(default_factory=list)
-    paused_accounts: list[str] = Field(default_factory=list)
+    reauth_accounts: list[str] = field(default_factory=list)
+    paused_accounts: list[str] = field(default_factory=list)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_start
 from typing import TypeVar
@@ -354,7 +354,7 @@ async def insights_sync(
             await asyncio.gather(*(_sync_account(run, account, gate) for account in claimed))
             if len(claimed) < limit:
                 break
-    log.info("insights-sync run finished", extra={"result": result.model_dump()})
+    log.info("insights-sync run finished", extra={"result": asdict(result)})
     return result
 
 

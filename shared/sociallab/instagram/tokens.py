@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from sociallab.crypto import DecryptionError, TokenCipher
 from sociallab.db import Database, Row
+from sociallab.http.responses import NOT_IN_RESPONSE, response_fields
 from sociallab.instagram import accounts
 from sociallab.instagram.accounts import QUERIES
 from sociallab.instagram.client import InstagramClient
@@ -52,12 +51,11 @@ class RefreshPolicy:
     stale_after: timedelta = timedelta(minutes=15)  # take over a day's run that never finished
 
 
-class RefreshResult(BaseModel):
+@dataclass
+class RefreshResult:
     """What a day's refresh did: `refresh-tokens`' response body as it is (API.md: always 200,
     failures are recorded, not raised). `failures` (per account) goes to the day's receipt and the
     log, not into the response."""
-
-    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
     day: str
     already_ran: bool = False
@@ -66,7 +64,7 @@ class RefreshResult(BaseModel):
     reencrypted: int = 0
     reauth_required: int = 0
     failed: int = 0
-    failures: list[dict[str, Any]] = Field(default_factory=list, exclude=True)
+    failures: list[dict[str, Any]] = field(default_factory=list, metadata=NOT_IN_RESPONSE)
 
 
 async def refresh_tokens(
@@ -116,9 +114,9 @@ async def refresh_tokens(
     await reencrypt_old_keys(db, cipher, result, policy.batch_limit)
     await db.execute(
         QUERIES["finish_refresh_run"],
-        {"day": result.day, "result": json.dumps({**result.model_dump(), "failures": result.failures})},
+        {"day": result.day, "result": json.dumps(asdict(result))},
     )
-    log.info("token refresh done", extra=result.model_dump())
+    log.info("token refresh done", extra=response_fields(result))
     return result
 
 

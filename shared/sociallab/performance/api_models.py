@@ -10,7 +10,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from sociallab.http import RequestModel
+from sociallab.http.parsing import RequestModel
 
 
 class SummaryQuery(RequestModel):

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from sociallab.publishing.store import ClaimedPost
 
@@ -89,12 +87,10 @@ class PublishHooks:
         return None
 
 
-class PublishResult(BaseModel):
+@dataclass
+class PublishResult:
     """What a run did: the counts API.md promises (`claimed, published, retried, failed`) and the other
-    outcomes. publish-due's response body as it is."""
-
-    # Every field is always in the response (the defaults are the run's starting counts).
-    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+    outcomes. publish-due's response body as it is, every field always (the defaults are a run's start)."""
 
     run_id: str
     enabled: bool = True
@@ -110,5 +106,5 @@ class PublishResult(BaseModel):
     media_recovered: int = 0  # lost publishes whose media id was found at once
     media_backfilled: int = 0  # published posts without a media id that a run's backfill completed
     accounts: int = 0
-    paused_accounts: list[str] = Field(default_factory=list)
-    reauth_accounts: list[str] = Field(default_factory=list)
+    paused_accounts: list[str] = field(default_factory=list)
+    reauth_accounts: list[str] = field(default_factory=list)

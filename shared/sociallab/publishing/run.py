@@ -23,6 +23,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from datetime import datetime, timedelta
 
 from sociallab.config import Settings, get_settings
@@ -95,7 +96,7 @@ async def publish_due(
         # cheap statement), then the due posts.
         await backfill_media(ctx)
         await _drain(ctx, deadline, monotonic)
-    log.info("publish-due run finished", extra={"result": result.model_dump()})
+    log.info("publish-due run finished", extra={"result": asdict(result)})
     return result
 
 

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from sociallab.http import RequestModel
+from sociallab.http.parsing import RequestModel
 from sociallab.scheduling.validation import (
     HASHTAG_ITEM_PATTERN,
     MAX_ALT_TEXT,
