@@ -10,11 +10,10 @@ active source; `{source_id}` one) or a signed-in editor (`{source_id}` required,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import functions_framework.aio
-import httpx
 from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,15 +27,20 @@ from sociallab.http import Call, Router, json_response
 from sociallab.http.parsing import RequestModel
 from sociallab.storage import get_storage
 
+if TYPE_CHECKING:
+    import httpx
+
 router = Router("drive-sync", schedule_seconds=15 * 60, description="Import photos from connected Drive folders.")
 
-_http: httpx.AsyncClient | None = None
+_http: httpx.AsyncClient | None = None  # one per instance, made on first use
 
 
 def drive_client(settings: Settings, **options: Any) -> DriveClient:
     """The Drive client, created on first use (lazy: nothing heavy at import time)."""
     global _http
     if _http is None:
+        import httpx
+
         _http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
     return DriveClient.from_settings(settings, _http, **options)
 

@@ -33,10 +33,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sociallab.config import Settings
@@ -57,6 +56,9 @@ from sociallab.content.templates.formatting import render_caption
 from sociallab.db import Database, load_queries
 from sociallab.logging import get_logger
 from sociallab.scheduling.validation import hashtags_in, instagram_caption, mentions_in
+
+if TYPE_CHECKING:  # httpx is loaded with google-genai, when a caption is first written (cold start: issue 7)
+    import httpx
 
 log = get_logger(__name__)
 QUERIES = load_queries(Path(__file__).with_suffix(".sql"))
@@ -382,6 +384,7 @@ class CaptionWriter:
         Raises:
             GeminiCallError: transient (429, 5xx, timeouts, connection) or permanent (4xx, blocked).
         """
+        import httpx
         from google import genai
         from google.genai import errors as genai_errors
         from google.genai import types

@@ -27,13 +27,14 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from sociallab.config import Settings
 from sociallab.errors import AppError, ConfigurationError
 from sociallab.logging import get_logger
+
+if TYPE_CHECKING:  # httpx is loaded where the function makes its client, on first use (cold start: issue 7)
+    import httpx
 
 log = get_logger(__name__)
 
@@ -143,6 +144,7 @@ class ServiceAccountTokens:
             return self._token
 
     async def _fetch(self) -> None:
+        import httpx
         from google.auth import jwt as google_jwt
 
         now = int(self.clock())
@@ -279,6 +281,8 @@ class DriveClient:
         Raises:
             DriveFileTooLargeError, DriveNotFoundError, DrivePermissionError, DriveTransientError.
         """
+        import httpx
+
         params = {"alt": "media", "supportsAllDrives": "true"}
         for attempt in range(1, self.max_attempts + 1):
             headers = {"Authorization": f"Bearer {await self.tokens.token()}"}
@@ -304,6 +308,8 @@ class DriveClient:
         raise AssertionError("unreachable")
 
     async def _request(self, method: str, path: str, params: dict[str, str]) -> httpx.Response:
+        import httpx
+
         for attempt in range(1, self.max_attempts + 1):
             headers = {"Authorization": f"Bearer {await self.tokens.token()}"}
             try:

@@ -8,11 +8,9 @@ import uuid
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sociallab.content.learning import Belief, choice_probabilities
-from sociallab.content.selector import beliefs
-from sociallab.content.templates import TemplateRecord, list_templates
 from sociallab.db import Row, Tx, load_queries
 from sociallab.errors import NotFoundError
 from sociallab.performance.api_models import (
@@ -27,6 +25,9 @@ from sociallab.performance.api_models import (
 )
 from sociallab.scheduling import times
 from sociallab.scheduling.posts import decode_cursor, encode_cursor
+
+if TYPE_CHECKING:
+    from sociallab.content.templates import TemplateRecord
 
 QUERIES = load_queries(Path(__file__).with_suffix(".sql"))
 
@@ -150,6 +151,10 @@ async def template_performance(tx: Tx, *, workspace_id: str, account_id: str | N
     Raises:
         NotFoundError: `account_id` is not an account of the workspace.
     """
+    # Here, not at the top: the template specs' validators load with the first call of this route only.
+    from sociallab.content.selector import beliefs
+    from sociallab.content.templates import list_templates
+
     await _require_account(tx, workspace_id, account_id)
     templates = await list_templates(tx, workspace_id)
     believed = await beliefs(

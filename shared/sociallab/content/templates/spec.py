@@ -66,7 +66,9 @@ Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Validators are built when a spec is first validated, not at import: functions that only name
+    # templates (insights, posts) never pay for them (cold start, issue 7.4).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Box(_Model):
@@ -303,7 +305,7 @@ Layer = Annotated[
     PhotoLayer | ShapeLayer | LogoLayer | TextLayer | BadgeLayer | StatsLayer,
     Field(discriminator="type"),
 ]
-_LAYER_ADAPTER: TypeAdapter[Any] = TypeAdapter(Layer)
+_LAYER_ADAPTER: TypeAdapter[Any] = TypeAdapter(Layer, config=ConfigDict(defer_build=True))
 
 
 class TemplateSpec(_Model):
