@@ -183,7 +183,7 @@ def configure_function(function: str) -> None:
 
     Never raises: invalid settings are logged (and every request then answers them in the envelope).
     """
-    from sociallab.config import get_settings  # settings need pydantic-settings; logging itself does not
+    from sociallab.config import get_settings
     from sociallab.errors import ConfigurationError
 
     global _project
