@@ -182,3 +182,17 @@ def _clean_settings() -> Iterator[None]:
     reset_settings()
     yield
     reset_settings()
+
+
+# Screenshots the browser tests saved (tests/browser/conftest.py), gathered from the tests' reports.
+_screenshots: set[str] = set()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _screenshots.update(str(value) for key, value in report.user_properties if key == "screenshot")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _screenshots:
+        folders = sorted({str(Path(path).parent) for path in _screenshots})
+        terminalreporter.write_line(f"browser screenshots ({len(_screenshots)}): " + ", ".join(folders))
