@@ -4,6 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTEST := $(PY) -m pytest
+# make test runs the test files on this many processes (pytest-xdist), each with its own PostgreSQL;
+# files go out in the order they are collected, so the few slow end-to-end files start first.
+TEST_WORKERS ?= 2
 
 .PHONY: run test test-unit test-integration test-e2e lint typecheck migrate bench install clean package deploy
 
@@ -21,7 +24,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	@sh tests/browser/ensure-chromium.sh
-	$(PYTEST) --cov=sociallab --cov-report=term tests
+	$(PYTEST) -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --cov=sociallab --cov-report=term tests
 
 test-unit: $(STAMP)
 	$(PYTEST) -m unit tests

@@ -4,13 +4,18 @@ Integration and e2e tests get a real PostgreSQL: `DATABASE_URL` if it is set (a 
 may create databases on), otherwise an embedded one from pgserver in a temporary folder. The
 migrations are applied once to a template database; each test gets its own clone
 (`CREATE DATABASE ... TEMPLATE`), so tests never see each other's rows.
+
+Cloning and dropping take the server longer than most tests take, so one background thread keeps
+clones ready ahead of the tests and drops used ones while the next test runs.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -74,24 +79,83 @@ def template_url(pg_admin_url: str) -> Iterator[str]:
     _admin_execute(pg_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+class _ClonePool:
+    """Clones of the template made ahead of use, and used ones dropped, by one background thread.
+
+    Every clone is made from the untouched template and each is handed out once, so a test still
+    starts from exactly the migrated state.
+    """
+
+    AHEAD = 2
+
+    def __init__(self, admin_url: str, template: str) -> None:
+        self._admin_url = admin_url
+        self._template = template
+        self._ready: queue.Queue[str | BaseException] = queue.Queue()
+        self._jobs: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        for _ in range(self.AHEAD):
+            self._jobs.put(("create", ""))
+        self._thread = threading.Thread(target=self._work, name="test-database-clones", daemon=True)
+        self._thread.start()
+
+    def take(self) -> str:
+        """The name of a fresh clone; the thread starts making the next one."""
+        self._jobs.put(("create", ""))
+        name = self._ready.get()
+        if isinstance(name, BaseException):
+            raise name
+        return name
+
+    def give_back(self, name: str) -> None:
+        """Drop this clone (it may be gone already) once the jobs queued before it are done."""
+        self._jobs.put(("drop", name))
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join()
+        while not self._ready.empty():
+            left = self._ready.get()
+            if isinstance(left, str):
+                _admin_execute(self._admin_url, f'DROP DATABASE IF EXISTS "{left}" WITH (FORCE)')
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            action, name = job
+            try:
+                if action == "create":
+                    name = f"test_{uuid.uuid4().hex[:12]}"
+                    _admin_execute(self._admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"')
+                    self._ready.put(name)
+                else:
+                    _admin_execute(self._admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            except Exception as exc:  # a failed clone fails the test waiting for it instead of hanging it
+                if action == "create":
+                    self._ready.put(exc)
+
+
+@pytest.fixture(scope="session")
+def clones(pg_admin_url: str, template_url: str) -> Iterator[_ClonePool]:
+    pool = _ClonePool(pg_admin_url, psycopg.conninfo.conninfo_to_dict(template_url)["dbname"])
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-async def database_url(pg_admin_url: str, template_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
+async def database_url(pg_admin_url: str, clones: _ClonePool, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
     """A fresh, fully migrated database for this test; DATABASE_URL points at it.
 
     Async so that the process-wide pool the code under test opened (`get_db()`, on this test's event
     loop) is closed before its database is dropped: a pool left open on a dropped database can keep
     the loop from closing.
     """
-    template = psycopg.conninfo.conninfo_to_dict(template_url)["dbname"]
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    _admin_execute(pg_admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    name = clones.take()
     url = make_conninfo(pg_admin_url, dbname=name)
     monkeypatch.setenv("DATABASE_URL", url)
     reset_settings()
     yield url
     await close_db()
     reset_settings()
-    _admin_execute(pg_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    clones.give_back(name)
 
 
 @pytest.fixture
@@ -118,3 +182,17 @@ def _clean_settings() -> Iterator[None]:
     reset_settings()
     yield
     reset_settings()
+
+
+# Screenshots the browser tests saved (tests/browser/conftest.py), gathered from the tests' reports.
+_screenshots: set[str] = set()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _screenshots.update(str(value) for key, value in report.user_properties if key == "screenshot")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _screenshots:
+        folders = sorted({str(Path(path).parent) for path in _screenshots})
+        terminalreporter.write_line(f"browser screenshots ({len(_screenshots)}): " + ", ".join(folders))

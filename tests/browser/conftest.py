@@ -2,7 +2,8 @@
 
 Nothing is downloaded at run time: without /usr/bin/chromium and chromedriver the browser tests are
 skipped with the reason (`make test` installs both first when it may: tests/browser/ensure-chromium.sh).
-Every step's screenshot goes to `.artifacts/screenshots/<test>/NN-step.png`; the folder is printed at the end.
+Every step's screenshot goes to `.artifacts/screenshots/<test>/NN-step.png`; the folder is printed at the end
+(tests/conftest.py: the list travels in the test's report, so it reaches the summary from an xdist worker too).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / ".artifacts" / "screenshots"
-_saved: list[Path] = []
 
 
 def _binaries() -> tuple[str, str] | str:
@@ -36,9 +36,10 @@ def _binaries() -> tuple[str, str] | str:
 class Shots:
     """Numbered screenshots of one test, named by step."""
 
-    def __init__(self, driver: Any, folder: Path) -> None:
+    def __init__(self, driver: Any, folder: Path, node: pytest.Item) -> None:
         self.driver = driver
         self.folder = folder
+        self.node = node
         self.count = 0
 
     def take(self, step: str, show: Any = None) -> Path:
@@ -48,7 +49,7 @@ class Shots:
         self.count += 1
         path = self.folder / f"{self.count:02d}-{re.sub(r'[^a-z0-9]+', '-', step.lower()).strip('-')}.png"
         self.driver.save_screenshot(str(path))
-        _saved.append(path)
+        self.node.user_properties.append(("screenshot", str(path)))
         return path
 
 
@@ -81,10 +82,4 @@ def shots(browser: Any, request: pytest.FixtureRequest) -> Shots:
     folder = SCREENSHOTS / request.node.name
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    return Shots(browser, folder)
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if _saved:
-        folders = sorted({str(p.parent) for p in _saved})
-        terminalreporter.write_line(f"browser screenshots ({len(_saved)}): " + ", ".join(folders))
+    return Shots(browser, folder, request.node)
