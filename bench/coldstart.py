@@ -13,6 +13,7 @@ Prints one JSON line per function, after one for the framework's own floor:
  "request": "GET /healthz"}
 The floor (`coldstart.floor`) is the same run of a function that only answers 200: the interpreter,
 functions-framework (it imports Flask and Werkzeug even for ASGI functions) and Starlette, no code of ours.
+The runs go round robin over the floor and the functions (the machine's speed drifts over minutes).
 `over_floor_ms` is a function's p50 minus the floor's: what our code and its first database query cost.
 `p50_ms`/`p95_ms`: from starting the process to the answer; `import_ms` (median): loading the entry
 point, framework included, measured inside the process (interpreter start-up excluded); `cpu_ms`
@@ -132,8 +133,13 @@ def main(argv: list[str]) -> int:
     floor_p50 = 0.0
     with database("bench_coldstart") as url, tempfile.TemporaryDirectory() as scratch:
         env = {**os.environ, **ENVIRONMENT, "DATABASE_URL": url, "STORAGE_LOCAL_DIR": scratch}
-        for name in ["floor", *names]:
-            runs = [one_run(name, env, Path(scratch)) for _ in range(args.runs)]
+        # Round robin, the floor included: this machine's speed drifts over minutes, and each function's
+        # runs should meet the same drift as the floor's.
+        measured: dict[str, list[dict[str, float]]] = {name: [] for name in ["floor", *names]}
+        for _ in range(args.runs):
+            for name, runs in measured.items():
+                runs.append(one_run(name, env, Path(scratch)))
+        for name, runs in measured.items():
             totals = [run["total_ms"] for run in runs]
             p50 = statistics.median(totals)
             floor_p50 = floor_p50 or p50
