@@ -11,6 +11,10 @@ and the template are timed alternately (one iteration of each, in turn) and both
 (`p50_ratio`, the headline) and this thread's CPU time (`cpu_ratio`, immune to other processes
 taking the core) are reported. Targets: p50 <= 80 ms for feed_4x5 and p50 / floor <= 1.5
 (issue 7). Options: `--iterations N` (default 21), `--templates a,b`, `--formats x,y`.
+
+`cover_cpu_ms` / `cover_ratio`: the same against a second floor, what any post with a full-bleed photo
+must do at least (decode, scale the photo to cover the canvas as the composer does, encode): the
+share of a template's cost that is its own layers (text, scrims, logo, darkening), not the photo.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from collections.abc import Callable
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 from sociallab.content.composer import Brand, compose, encode_jpeg
+from sociallab.content.render.photo import cover, open_photo
 from sociallab.content.templates import CANVAS_SIZES, builtin_specs
 
 
@@ -91,6 +96,12 @@ def bare_minimum(source: bytes, fmt: str) -> None:
     encode_jpeg(image.crop((0, 0, width, height)))
 
 
+def photo_minimum(source: bytes, fmt: str) -> None:
+    """Decode `source`, scale it to cover the canvas (centred) the way the composer does, encode it."""
+    width, height = CANVAS_SIZES[fmt]
+    encode_jpeg(cover(open_photo(source, width, height), width, height, (0.5, 0.5)))
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench compose")
     parser.add_argument("--iterations", type=int, default=21)
@@ -117,7 +128,11 @@ def main(argv: list[str]) -> int:
             def floor(fmt=fmt) -> None:
                 bare_minimum(source, fmt)
 
-            (floor_wall, floor_cpu), (wall, cpu) = _interleaved((floor, run), args.iterations)
+            def photo_floor(fmt=fmt) -> None:
+                photo_minimum(source, fmt)
+
+            timed = _interleaved((floor, photo_floor, run), args.iterations)
+            (floor_wall, floor_cpu), (_, cover_cpu), (wall, cpu) = timed
             p50, limit = statistics.median(wall), statistics.median(floor_wall)
             cpu_p50, cpu_limit = statistics.median(cpu), statistics.median(floor_cpu)
             line = {
@@ -130,6 +145,8 @@ def main(argv: list[str]) -> int:
                 "cpu_p50_ms": round(cpu_p50, 1),
                 "cpu_limit_ms": round(cpu_limit, 1),
                 "cpu_ratio": round(cpu_p50 / cpu_limit, 2),
+                "cover_cpu_ms": round(statistics.median(cover_cpu), 1),
+                "cover_ratio": round(cpu_p50 / statistics.median(cover_cpu), 2),
                 "bytes": result["bytes"],
             }
             print(json.dumps(line), flush=True)
