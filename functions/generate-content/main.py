@@ -9,17 +9,21 @@ finish within its lease, e.g. because the platform throttled the instance after 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import Response
 
 from sociallab.config import get_settings
-from sociallab.content.captions import CaptionWriter
-from sociallab.content.generate import GenerateBody, GenerateOut, Generator
+from sociallab.content.api_models import GenerateBody, GenerateOut
 from sociallab.content.webhook import MatchWebhook, MatchWebhookHandler, PickupResult, WebhookAck
 from sociallab.db import get_db
 from sociallab.http import Call, Router
 from sociallab.storage import get_storage
+
+if TYPE_CHECKING:
+    from sociallab.content.generate import Generator
 
 router = Router(
     "generate-content",
@@ -30,6 +34,10 @@ router = Router(
 
 
 def generator() -> Generator:
+    # Here, not at the top: templates, captions and the composer load when a post is first generated.
+    from sociallab.content.captions import CaptionWriter
+    from sociallab.content.generate import Generator
+
     return Generator(db=get_db(), storage=get_storage(), captions=CaptionWriter(get_settings()))
 
 

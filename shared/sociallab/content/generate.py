@@ -24,73 +24,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, field_validator
-
 from sociallab.content import assets as asset_service
+from sociallab.content.api_models import GenerateBody, GenerateOut
 from sociallab.content.captions import CaptionWriter
 from sociallab.content.prompt import CaptionRequest
 from sociallab.content.selector import EngagementSource, select_template
 from sociallab.db import Database, Row, load_queries
 from sociallab.errors import NotFoundError, RequestValidationError
-from sociallab.http.parsing import RequestModel
 from sociallab.logging import get_logger
 from sociallab.scheduling import best_times, times
-from sociallab.scheduling.api_models import ImageOut, PostOut
 from sociallab.scheduling.posts import DuplicatePostError, PostImage, create_post, post_out
 from sociallab.storage import Storage
 
 log = get_logger(__name__)
 QUERIES = load_queries(Path(__file__).with_suffix(".sql"))
 
-Format = Literal["feed_4x5", "square", "story_9x16"]
-CaptionSource = Literal["gemini", "cache", "template"]
-MAX_DATA_KEYS = 100
 MAX_PHOTOS = 10
 _TRANSPARENT_LOGO_KINDS = {"image/png": "png", "image/webp": "webp"}
-
-
-class GenerateBody(RequestModel):
-    """`POST /` of generate-content (API.md)."""
-
-    workspace_id: uuid.UUID
-    content_type: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
-    data: dict[str, Any] = Field(default_factory=dict, max_length=MAX_DATA_KEYS)
-    asset_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=10)
-    match_id: uuid.UUID | None = None
-    template_key: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")
-    format: Format = "feed_4x5"
-    instagram_account_id: uuid.UUID | None = None
-    tone: str | None = Field(default=None, max_length=200)
-    language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
-    schedule: str | None = Field(
-        default=None,
-        description='"best", an ISO 8601 time, or null (a draft)',
-        json_schema_extra={"anyOf": [{"const": "best"}, {"type": "string", "format": "date-time"}, {"type": "null"}]},
-    )
-
-    @field_validator("schedule")
-    @classmethod
-    def _schedule(cls, value: str | None) -> str | None:
-        if value is None or value == "best":
-            return value
-        try:
-            datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError('use "best" or an ISO 8601 time such as 2025-06-14T18:00:00+02:00') from None
-        return value
-
-
-class GenerateOut(BaseModel):
-    post: PostOut
-    template_key: str
-    images: list[ImageOut]
-    caption: str
-    hashtags: list[str]
-    alt_text: str
-    caption_source: CaptionSource
 
 
 def _invalid(field: str, message: str) -> RequestValidationError:

@@ -30,17 +30,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field
 
-from sociallab.content.generate import GenerateBody, Generator
+from sociallab.content.api_models import GenerateBody
 from sociallab.db import Database, load_queries
 from sociallab.errors import AppError
 from sociallab.logging import get_logger, log_context
 from sociallab.scheduling import times
 from sociallab.scheduling.posts import DuplicatePostError
+
+if TYPE_CHECKING:  # the generator (templates, Pillow, captions) loads with the first match to work on
+    from sociallab.content.generate import Generator
 
 log = get_logger(__name__)
 QUERIES = load_queries(Path(__file__).with_name("generate.sql"))
