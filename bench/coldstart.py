@@ -130,7 +130,6 @@ def main(argv: list[str]) -> int:
     # (`python3 -m compileall -f -q .`), so an instance starts from .pyc files; so does each run here.
     for folder in ("shared", "functions"):
         compileall.compile_dir(ROOT / folder, quiet=1)
-    floor_p50 = 0.0
     with database("bench_coldstart") as url, tempfile.TemporaryDirectory() as scratch:
         env = {**os.environ, **ENVIRONMENT, "DATABASE_URL": url, "STORAGE_LOCAL_DIR": scratch}
         # Round robin, the floor included: this machine's speed drifts over minutes, and each function's
@@ -139,10 +138,10 @@ def main(argv: list[str]) -> int:
         for _ in range(args.runs):
             for name, runs in measured.items():
                 runs.append(one_run(name, env, Path(scratch)))
+        floor_p50 = statistics.median(run["total_ms"] for run in measured["floor"])
         for name, runs in measured.items():
             totals = [run["total_ms"] for run in runs]
             p50 = statistics.median(totals)
-            floor_p50 = floor_p50 or p50
             line = {
                 "bench": f"coldstart.{name}",
                 "runs": len(runs),

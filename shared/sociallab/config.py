@@ -1,7 +1,7 @@
 """Configuration: one validated `Settings`, read from the environment (names are part of API.md).
 
-Explicit arguments win over the environment, which wins over defaults. Optional integrations are
-`None` until configured; code that needs one calls `settings.require("NAME")`, which raises a
+Explicit arguments win over the environment (variables named in capitals), which wins over defaults.
+Optional integrations are `None` until configured; code that needs one calls `settings.require("NAME")`, which raises a
 `ConfigurationError` naming the missing variable instead of failing somewhere deep inside.
 """
 
@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from sociallab.errors import ConfigurationError
 
 StorageBackend = Literal["local", "supabase", "s3"]
-_STORAGE_BACKENDS = ("local", "supabase", "s3")
+_STORAGE_BACKENDS: tuple[str, ...] = get_args(StorageBackend)
 _TRUE = {"1", "true", "t", "yes", "y", "on"}
 _FALSE = {"0", "false", "f", "no", "n", "off"}
 _URLS_WITHOUT_TRAILING_SLASH = ("supabase_url", "public_base_url", "instagram_graph_url", "instagram_oauth_url")
@@ -32,6 +32,9 @@ class Secret:
 
     def get_secret_value(self) -> str:
         return self._value
+
+    def __len__(self) -> int:  # an empty secret is falsy, as an unset one is
+        return len(self._value)
 
     def __repr__(self) -> str:
         return "Secret('**********')"
@@ -208,7 +211,7 @@ def _out_of_range(settings: Settings) -> list[str]:
     problems = []
     if settings.image_decode_budget_mib < 1:
         problems.append("IMAGE_DECODE_BUDGET_MIB: should be at least 1")
-    if settings.image_decode_wait_seconds < 0:
+    if not settings.image_decode_wait_seconds >= 0:  # NaN too
         problems.append("IMAGE_DECODE_WAIT_SECONDS: should be at least 0")
     return problems
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from sociallab.config import Secret, Settings, get_settings, reset_settings
@@ -111,3 +113,27 @@ def test_a_secret_given_in_code_is_kept_secret_and_a_misspelt_setting_is_refused
     assert settings.supabase_url == "https://p.supabase.co"
     with pytest.raises(TypeError, match="webhook_secrets"):
         Settings(webhook_secrets="x")
+
+
+def test_every_setting_can_be_given_as_an_environment_string(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new setting of a type the converter does not know fails here, not when production sets it."""
+    defaults = Settings()
+    for field in dataclasses.fields(Settings):
+        default = getattr(defaults, field.name)
+        monkeypatch.setenv(field.name.upper(), "x-value" if default is None else str(default).lower())
+    settings = Settings()
+    assert settings.db_pool_max_size == 10 and settings.publishing_enabled is True
+    assert settings.webhook_secret == Secret("x-value")
+
+
+def test_a_wait_that_is_not_a_number_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMAGE_DECODE_WAIT_SECONDS", "nan")
+    with pytest.raises(ConfigurationError, match="IMAGE_DECODE_WAIT_SECONDS: should be at least 0"):
+        Settings()
+
+
+def test_an_empty_secret_counts_as_unset() -> None:
+    settings = Settings(supabase_jwt_secret="", webhook_secret="")
+    assert not settings.supabase_jwt_secret
+    with pytest.raises(ConfigurationError, match="WEBHOOK_SECRET"):
+        settings.secret("webhook_secret")

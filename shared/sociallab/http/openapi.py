@@ -8,7 +8,6 @@ answer of any operation (it is what a path answers to a method it has no operati
 
 from __future__ import annotations
 
-import dataclasses
 from http import HTTPStatus
 from typing import Any
 
@@ -16,6 +15,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from sociallab.http.router import AuthKind, Route, Router
+from sociallab.results import answered_fields
 
 _REF = "#/components/schemas/{model}"
 _DESCRIPTIONS = {
@@ -90,7 +90,9 @@ def build(routers: list[Router], *, title: str = "SocialLab", version: str = "0.
     components = schemas.get("$defs", {})
     for result in dict.fromkeys(results):
         refs[(result, "serialization")] = {"$ref": _REF.format(model=result.__name__)}
-        components[result.__name__] = _result_schema(result)
+        schema = _result_schema(result)
+        components |= schema.pop("$defs", {})  # a nested dataclass or enum of the result
+        components[result.__name__] = schema
 
     paths: dict[str, dict[str, Any]] = {}
     for router in routers:
@@ -129,7 +131,7 @@ def build(routers: list[Router], *, title: str = "SocialLab", version: str = "0.
 def _result_schema(result: type[Any]) -> dict[str, Any]:
     """A response dataclass's schema: what `responses.response_fields` answers, every field always."""
     schema: dict[str, Any] = TypeAdapter(result).json_schema(mode="serialization", ref_template=_REF)
-    answered = [field.name for field in dataclasses.fields(result) if field.metadata.get("in_response", True)]
+    answered = answered_fields(result)
     schema["properties"] = {name: schema["properties"][name] for name in answered}
     schema["required"] = answered
     return schema

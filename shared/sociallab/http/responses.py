@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import uuid
-from typing import Any, ClassVar, Protocol
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from sociallab.errors import AppError, MethodNotAllowedError, RateLimitedError
+from sociallab.results import response_fields
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-class DataclassInstance(Protocol):
-    """Any dataclass instance (what typeshed's `_typeshed.DataclassInstance` is, without importing it)."""
-
-    __dataclass_fields__: ClassVar[dict[str, Any]]
-
-
-# The metadata of a response dataclass's field that is kept for the server (a log, a receipt), not answered.
-NOT_IN_RESPONSE = {"in_response": False}
 
 
 def request_id_for(request: Request) -> str:
@@ -45,19 +37,10 @@ def json_response(content: Any, status: int = 200, headers: dict[str, str] | Non
     return JSONResponse(content, status_code=status, headers=headers)
 
 
-def response_fields(result: DataclassInstance) -> dict[str, Any]:
-    """A response dataclass's fields as a dict, without those marked `NOT_IN_RESPONSE`."""
-    values = dataclasses.asdict(result)
-    return {
-        field.name: values[field.name]
-        for field in dataclasses.fields(result)
-        if field.metadata.get("in_response", True)
-    }
-
-
 def error_response(error: AppError, request_id: str | None) -> JSONResponse:
     """The error envelope of API.md (`sociallab.http.openapi.ErrorEnvelope` documents it)."""
-    body = {"error": {"code": error.code, "message": error.message, "details": error.details, "request_id": request_id}}
+    details = json.loads(json.dumps(error.details, default=str))  # a UUID or a time in a detail must not 500
+    body = {"error": {"code": error.code, "message": error.message, "details": details, "request_id": request_id}}
     headers = {"X-Request-Id": request_id} if request_id else {}
     if isinstance(error, RateLimitedError):
         headers["Retry-After"] = str(error.retry_after)

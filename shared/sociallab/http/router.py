@@ -43,7 +43,7 @@ from sociallab.errors import (
 )
 from sociallab.http import cors
 from sociallab.http.auth import Authenticator, User
-from sociallab.http.responses import DataclassInstance, error_response, request_id_for, to_response
+from sociallab.http.responses import error_response, request_id_for, to_response
 from sociallab.logging import (
     configure_function,
     ensure_configured,
@@ -52,6 +52,7 @@ from sociallab.logging import (
     trace_fields,
     trace_project,
 )
+from sociallab.results import DataclassInstance
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -302,14 +303,7 @@ class Router:
         call = Call(request, request_id, self.function, route, params, settings)
         call.user = await _authenticate(authenticator(settings), route.auth, request)
         if route.headers or route.query or route.body:
-            # Here, not at the top: pydantic loads with the first request that has something to parse.
-            from sociallab.http.parsing import parse_headers, parse_json_body, parse_query
-        if route.headers is not None:
-            call.headers = parse_headers(request, route.headers)
-        if route.query is not None:
-            call.query = parse_query(request, route.query)
-        if route.body is not None:
-            call.body = await parse_json_body(request, route.body, route.max_body_bytes or settings.max_body_bytes)
+            await _parse(call, route.max_body_bytes or settings.max_body_bytes)
         if call.user is not None:
             workspace_id = _workspace_of(call) if route.role else None
             if route.role and not workspace_id:
@@ -327,6 +321,24 @@ class Router:
                         tx, user_id=call.user.id, workspace_id=workspace_id, minimum=route.role
                     )
         return call
+
+
+async def _parse(call: Call, max_body_bytes: int) -> None:
+    """The request's headers, query and body into the route's models.
+
+    Raises:
+        RequestValidationError, BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError.
+    """
+    # Here, not at the top: pydantic loads with the first request that has something to parse.
+    from sociallab.http.parsing import parse_headers, parse_json_body, parse_query
+
+    route, request = call.route, call.request
+    if route.headers is not None:
+        call.headers = parse_headers(request, route.headers)
+    if route.query is not None:
+        call.query = parse_query(request, route.query)
+    if route.body is not None:
+        call.body = await parse_json_body(request, route.body, max_body_bytes)
 
 
 async def _authenticate(auth: Authenticator, kinds: tuple[AuthKind, ...], request: Request) -> User | None:

@@ -28,12 +28,12 @@ from typing import Any
 
 from sociallab.crypto import DecryptionError, TokenCipher
 from sociallab.db import Database, Row
-from sociallab.http.responses import NOT_IN_RESPONSE, response_fields
 from sociallab.instagram import accounts
 from sociallab.instagram.accounts import QUERIES
 from sociallab.instagram.client import InstagramClient
 from sociallab.instagram.errors import InstagramError, TokenInvalidError
 from sociallab.logging import get_logger, log_context
+from sociallab.results import NOT_IN_RESPONSE, response_fields
 
 log = get_logger(__name__)
 
