@@ -10,8 +10,6 @@ from starlette.responses import Response
 
 from sociallab.db import get_db
 from sociallab.http import Call, Router
-from sociallab.instagram.accounts import get_cipher
-from sociallab.instagram.client import InstagramClient, new_http_client
 from sociallab.scheduling import best_times, states
 from sociallab.scheduling import posts as post_service
 from sociallab.scheduling.api_models import (
@@ -100,7 +98,10 @@ async def update(call: Call) -> PostOut:
         async with get_db().transaction() as tx:
             post = await post_service.post_for_member(tx, call.params["post_id"], call.user_id, minimum="editor")
         if post["status"] == "failed" and post["container_id"]:
-            from sociallab.publishing import settle_old_container  # the publisher loads for this case only
+            # The Instagram client and the publisher load for this case only (cold start).
+            from sociallab.instagram.accounts import get_cipher
+            from sociallab.instagram.client import InstagramClient, new_http_client
+            from sociallab.publishing import settle_old_container
 
             async with new_http_client() as http:
                 await settle_old_container(
