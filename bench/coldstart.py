@@ -10,7 +10,7 @@ call (JWT, google-auth) is not counted.
 
 Prints one JSON line per function, after one for the framework's own floor:
 {"bench": "coldstart.<function>", "runs": N, "p50_ms", "p95_ms", "import_ms", "cpu_ms", "over_floor_ms",
- "request": "GET /healthz"}
+ "request": "GET /healthz", "target": "...", "met": true|false}
 The floor (`coldstart.floor`) is the same run of a function that only answers 200: the interpreter,
 functions-framework (it imports Flask and Werkzeug even for ASGI functions) and Starlette, no code of ours.
 The runs go round robin over the floor and the functions (the machine's speed drifts over minutes).
@@ -19,6 +19,11 @@ The runs go round robin over the floor and the functions (the machine's speed dr
 point, framework included, measured inside the process (interpreter start-up excluded); `cpu_ms`
 (median): the CPU time the process used up to the answer, which other load on the machine barely
 changes (the wall-clock figures it does).
+Targets (`target`, `met`): every function p50 <= 700 ms, and publish-due at most 200 ms over the
+floor. The issue asked for publish-due p50 <= 400 ms, but on this machine the floor alone takes about
+330 ms and importing psycopg about 100 ms more, before any code of ours runs. The issue measured
+functions-framework's import at 157 ms and a bare interpreter at 30 ms, so its 400 ms left our code
+about 210 ms above the framework: that budget is the target here.
 Uses DATABASE_URL (a server it may create a database on) or starts an embedded PostgreSQL.
 """
 
@@ -39,6 +44,8 @@ from pathlib import Path
 from bench._db import ROOT, database
 
 FUNCTIONS = ROOT / "functions"
+TARGET_P50_MS = 700.0
+TARGET_OVER_FLOOR_MS = {"publish-due": 200.0}
 
 # Runs in the fresh interpreter: argv = target, source, the parent's clock at spawn, result file.
 CHILD = """
@@ -115,6 +122,17 @@ def one_run(name: str, env: dict[str, str], scratch: Path) -> dict[str, float]:
     return measured
 
 
+def target(name: str, p50: float, over_floor: float) -> dict[str, object]:
+    """The bench's target for `name` as text, and whether this run met it (the floor has none)."""
+    if name == "floor":
+        return {}
+    goals, met = [f"p50_ms <= {TARGET_P50_MS:g}"], p50 <= TARGET_P50_MS
+    if name in TARGET_OVER_FLOOR_MS:
+        goals.append(f"over_floor_ms <= {TARGET_OVER_FLOOR_MS[name]:g}")
+        met = met and over_floor <= TARGET_OVER_FLOOR_MS[name]
+    return {"target": " and ".join(goals), "met": met}
+
+
 def nearest_rank(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
@@ -142,6 +160,7 @@ def main(argv: list[str]) -> int:
         for name, runs in measured.items():
             totals = [run["total_ms"] for run in runs]
             p50 = statistics.median(totals)
+            over_floor = p50 - floor_p50
             line = {
                 "bench": f"coldstart.{name}",
                 "runs": len(runs),
@@ -149,8 +168,9 @@ def main(argv: list[str]) -> int:
                 "p95_ms": round(nearest_rank(totals, 0.95), 1),
                 "import_ms": round(statistics.median(run["import_ms"] for run in runs), 1),
                 "cpu_ms": round(statistics.median(run["cpu_ms"] for run in runs), 1),
-                "over_floor_ms": round(p50 - floor_p50, 1),
+                "over_floor_ms": round(over_floor, 1),
                 "request": "GET /healthz",
+                **target(name, p50, over_floor),
             }
             print(json.dumps(line), flush=True)
     return 0

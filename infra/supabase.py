@@ -18,6 +18,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import LiteralString
 
 import psycopg
 from psycopg import sql
@@ -66,13 +67,30 @@ def webhook_statements(url: str, secret: str, timeout_ms: int = DEFAULT_TIMEOUT_
     return [sql.SQL(load_queries(SQL / "webhook.sql")["webhook"]).format(**values)]
 
 
-def apply(database_url: str, statements: list[sql.Composed]) -> None:
-    """Run `statements` in one transaction.
+# Supabase creates supabase_functions (and pg_net) only once Database Webhooks are enabled.
+WEBHOOKS_ENABLED = "SELECT to_regprocedure('supabase_functions.http_request()') IS NOT NULL"
+WEBHOOKS_OFF = (
+    "Database Webhooks are not enabled in this project (there is no supabase_functions.http_request): "
+    "Dashboard -> Integrations -> Database Webhooks -> Enable, then run this again."
+)
+
+
+def apply(
+    database_url: str, statements: list[sql.Composed], *, requires: tuple[LiteralString, str] | None = None
+) -> None:
+    """Run `statements` in one transaction, after checking `requires` (a query answering one boolean,
+    and what to say when it answers false).
 
     Raises:
+        SetupError: `requires` does not hold; nothing was changed.
         psycopg.Error: the database refused (e.g. no storage schema: not a Supabase database).
     """
     with psycopg.connect(database_url) as conn, conn.transaction():
+        if requires is not None:
+            query, problem = requires
+            holds = conn.execute(query).fetchone()
+            if not (holds and holds[0]):
+                raise SetupError(problem)
         for statement in statements:
             conn.execute(statement)
 
@@ -94,7 +112,8 @@ def main(argv: list[str]) -> int:
             apply(database_url, storage_statements(args.bucket))
             print(f"storage: bucket {args.bucket!r} is private, server-only")
         else:
-            apply(database_url, webhook_statements(args.url, os.environ.get("WEBHOOK_SECRET", ""), args.timeout_ms))
+            statements = webhook_statements(args.url, os.environ.get("WEBHOOK_SECRET", ""), args.timeout_ms)
+            apply(database_url, statements, requires=(WEBHOOKS_ENABLED, WEBHOOKS_OFF))
             print(f"webhook: public.matches -> {args.url} (timeout {args.timeout_ms} ms)")
     except SetupError as exc:
         print(f"supabase.py: {exc}", file=sys.stderr)

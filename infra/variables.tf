@@ -39,7 +39,7 @@ variable "labels" {
   default     = {}
 }
 
-# --- Application configuration (non-secret; names follow docs/API.md "Configuration") ----------
+# --- Application configuration (non-secret; names follow the project README, "Configuration") ----------
 
 variable "supabase_url" {
   description = "SUPABASE_URL, e.g. https://<ref>.supabase.co (also the JWKS and JWT issuer base)."

@@ -45,6 +45,7 @@ FUNCTION = "google_cloudfunctions2_function"
 MEMORY_SIZES = ("128Mi", "256Mi", "512Mi", "1Gi", "2Gi", "4Gi", "8Gi", "16Gi", "32Gi")
 MAX_HTTP_TIMEOUT = 3600
 MAX_SCHEDULER_DEADLINE = 1800  # Cloud Scheduler's attempt deadline for HTTP targets: 15 s to 30 min
+POOLER_CLIENT_CONNECTIONS = 200  # Supavisor's client connections on Supabase's smallest compute sizes
 
 
 def functions() -> dict[str, dict[str, object]]:
@@ -142,6 +143,11 @@ def test_each_function_s_entry_point_resolves_and_its_sizing_is_valid(name: str)
     assert isinstance(fn["max_instances"], int) and fn["max_instances"] >= 1
     assert isinstance(fn["db_pool"], int) and fn["db_pool"] >= 1
     assert isinstance(fn["public"], bool)
+
+
+def test_every_instance_at_full_pool_fits_the_smallest_supabase_pooler() -> None:
+    worst = {name: fn["max_instances"] * fn["db_pool"] for name, fn in functions().items()}  # type: ignore[operator]
+    assert sum(worst.values()) <= POOLER_CLIENT_CONNECTIONS, f"max_instances x db_pool: {worst}"
 
 
 @pytest.mark.parametrize("name", NAMES)
