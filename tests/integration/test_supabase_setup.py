@@ -120,13 +120,12 @@ def test_a_database_without_supabase_is_refused_clearly(database_url: str) -> No
     assert 'schema "storage" does not exist' in done.stderr or "storage.buckets" in done.stderr
 
 
-def test_webhook_without_database_webhooks_enabled_says_how_to_enable_them(database_url: str) -> None:
-    with psycopg.connect(database_url, autocommit=True) as conn:  # Supabase's storage, but webhooks off
-        conn.execute((ROOT / "tests" / "fixtures" / "supabase.sql").read_text())  # type: ignore[arg-type]
+def test_webhook_without_database_webhooks_enabled_says_how_to_enable_them(supabase_url: str) -> None:
+    with psycopg.connect(supabase_url, autocommit=True) as conn:  # a Supabase project with webhooks off
         conn.execute("DROP SCHEMA supabase_functions CASCADE")
-    done = run(database_url, "webhook", "--url", WEBHOOK_URL, secret=SECRET)
+    done = run(supabase_url, "webhook", "--url", WEBHOOK_URL, secret=SECRET)
     assert done.returncode == 2
     assert "Database Webhooks are not enabled" in done.stderr and "Integrations" in done.stderr
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(supabase_url) as conn:
         triggers = conn.execute("SELECT count(*) FROM pg_trigger WHERE tgname = 'matches_generate_content'").fetchone()
         assert triggers == (0,)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import os
 import struct
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -12,11 +16,12 @@ import pytest
 from PIL import Image, ImageDraw, ImageStat, JpegImagePlugin
 
 from sociallab.config import reset_settings
-from sociallab.content.composer import Brand, compose
+from sociallab.content.composer import RETAINED_BLOCKS, Brand, compose
 from sociallab.content.decode_budget import decode_budget
 from sociallab.content.fonts import load_font
 from sociallab.content.render import plan
 from sociallab.content.render.brand import readable_on
+from sociallab.content.render.paint import Paste, kept, paint, rect_ops
 from sociallab.content.render.photo import open_photo
 from sociallab.content.render.text import ELLIPSIS, fit, measure
 from sociallab.content.templates import CANVAS_SIZES, FORMATS, builtin_specs, render_text, validate_spec
@@ -303,6 +308,16 @@ def test_a_warm_plan_renders_the_same_bytes_as_a_cold_one(photo: bytes) -> None:
     assert other.jpeg != cold.jpeg
 
 
+def test_a_kept_colour_paste_paints_what_the_colour_paints() -> None:
+    op = rect_ops((10, 20, 310, 140), (200, 30, 60, 180), radius=40)[0]  # a colour through a rounded mask
+    ready = kept(op)
+    assert isinstance(ready, Paste) and isinstance(ready.source, Image.Image)
+    painted, prepared = Image.new("RGB", (400, 200), (10, 200, 90)), Image.new("RGB", (400, 200), (10, 200, 90))
+    paint(painted, [op])
+    paint(prepared, [ready])
+    assert prepared.tobytes() == painted.tobytes() and painted.getpixel((160, 80)) != (10, 200, 90)
+
+
 def test_concurrent_renders_of_a_new_plan_agree(photo: bytes) -> None:
     spec = builtin_specs()["match_result"]
     brand = Brand(primary="#204060", accent="#E0A010", name="Threads FC")
@@ -354,3 +369,35 @@ def test_a_grayscale_photo_with_a_colour_profile_is_still_made_grey(brand: Brand
     tagged_mean = ImageStat.Stat(region(image, corner)).mean
     plain_mean = ImageStat.Stat(region(plain, corner)).mean
     assert max(abs(a - b) for a, b in zip(tagged_mean, plain_mean, strict=True)) < 60
+
+
+REUSE = """
+import io, json
+from PIL import Image
+from sociallab.content.composer import Brand, compose
+from sociallab.content.templates import builtin_specs
+
+photo = io.BytesIO()
+Image.new("RGB", (2400, 1800), (90, 120, 60)).save(photo, "JPEG")
+spec = builtin_specs()["match_result"]
+compose(spec, spec.example, [photo.getvalue()], Brand(), format="story_9x16")
+before = Image.core.get_stats()["reused_blocks"]
+compose(spec, spec.example, [photo.getvalue()], Brand(), format="story_9x16")
+print(json.dumps({"kept": Image.core.get_blocks_max(), "reused": Image.core.get_stats()["reused_blocks"] - before}))
+"""
+
+
+@pytest.mark.parametrize("setting", [None, "0"])
+def test_the_next_post_reuses_the_image_memory_of_the_last_unless_the_operator_says_otherwise(
+    setting: str | None,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PILLOW_BLOCKS_MAX"}
+    if setting is not None:
+        env["PILLOW_BLOCKS_MAX"] = setting
+    done = subprocess.run([sys.executable, "-c", REUSE], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    measured = json.loads(done.stdout)
+    if setting is None:
+        assert measured["kept"] == RETAINED_BLOCKS and measured["reused"] > 0
+    else:
+        assert measured == {"kept": 0, "reused": 0}

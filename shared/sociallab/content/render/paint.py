@@ -53,6 +53,15 @@ def paint(canvas: Image.Image, ops: Iterable[Op]) -> None:
             canvas.paste(Image.new("RGB", size, op.source), op.box, op.mask)
 
 
+def kept(op: Op) -> Op:
+    """`op` made ready to be painted many times: a colour through a mask becomes an image of that
+    colour (what `paint` would make on each call), so a prepared layer costs only its paste."""
+    if isinstance(op, Paste) and not isinstance(op.source, Image.Image) and op.mask is not None:
+        size = (op.box[2] - op.box[0], op.box[3] - op.box[1])
+        return Paste(Image.new("RGB", size, op.source), op.box, op.mask)
+    return op
+
+
 def op_bytes(op: Op) -> int:
     """Memory held by the images of `op` (for bounding caches of ops)."""
     if isinstance(op, Blend):

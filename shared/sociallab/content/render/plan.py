@@ -1,6 +1,6 @@
 """A template prepared for a format and a brand: every layer that does not depend on the post
-(shapes, the logo, text without placeholders) turned into paint ops once, so a post only costs its
-photo and its text.
+(shapes, the logo, text without placeholders) turned into paint ops once, ready to paste (`kept`), so
+a post only costs its photo and its text.
 
     plan = plan_for(spec, "feed_4x5", brand)     # cached per template, format and brand
     canvas = render(plan, brand, data, photos)   # a new canvas; the plan is never changed
@@ -23,7 +23,7 @@ from PIL import Image
 
 from sociallab.content.render.brand import Brand
 from sociallab.content.render.layers import OPS, Scene, photo_ops, visible
-from sociallab.content.render.paint import Blend, Op, Paste, chain, op_bytes, paint
+from sociallab.content.render.paint import Blend, Op, Paste, chain, kept, op_bytes, paint
 from sociallab.content.render.photo import PhotoSource
 from sociallab.content.templates.formatting import placeholder_paths
 from sociallab.content.templates.spec import TemplateSpec
@@ -148,7 +148,10 @@ def _fixed(layer: Any) -> bool:
 def _prepare(spec: TemplateSpec, fmt: str, brand: Brand) -> Plan:
     size = spec.canvas_size(fmt)
     scene = Scene(size=size, brand=brand, data={}, photos=[])
-    steps = [Step(layer, tuple(OPS[layer.type](scene, layer)) if _fixed(layer) else None) for layer in spec.layers]
+    steps = [
+        Step(layer, tuple(kept(op) for op in OPS[layer.type](scene, layer)) if _fixed(layer) else None)
+        for layer in spec.layers
+    ]
     base = Image.new("RGB", size, brand.color("primary")[:3])
     while steps and steps[0].ops is not None and steps[0].layer.when is None:
         paint(base, steps.pop(0).ops or ())
