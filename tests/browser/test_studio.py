@@ -2,7 +2,8 @@
 
 One flow: sign in, connect the sandbox Instagram account, upload a photo, generate a match result, edit the
 caption, schedule it a few seconds ahead, and see it published by the cron; plus a page on an origin that is
-not in FRONTEND_ORIGINS, which the browser must refuse. Waits poll the page with a deadline, never sleep.
+not in FRONTEND_ORIGINS, which the browser must refuse, and the words a server error gets (with the reference
+support looks up). Waits poll the page with a deadline, never sleep.
 """
 
 from __future__ import annotations
@@ -284,5 +285,31 @@ def test_a_page_on_an_origin_not_allowed_is_refused(
         refused = [e["message"] for e in browser.get_log("browser") if "blocked by CORS policy" in e["message"]]
         assert refused and other_origin in refused[0], refused
         shots.take("other-origin-refused")
+    finally:
+        server.stop()
+
+
+EXPLAIN = """
+const done = arguments[arguments.length - 1];
+const body = (status, message) => ({error: {code: 'x', message, details: [], request_id: 'req-' + status}});
+import('./js/api.js').then(({ApiError}) => done([
+  new ApiError(503, body(503, 'The database is unavailable.'), null, null).explain(),
+  new ApiError(500, null, null, 'req-from-header').explain(),
+  new ApiError(422, body(422, 'The caption is too long.'), null, null).explain(),
+]));
+"""
+
+
+def test_a_server_error_tells_the_person_the_reference_support_looks_up(
+    database_url: str, tmp_path: Path, browser: Any
+) -> None:
+    server = start_devserver(tmp_path / "data", {"DATABASE_URL": database_url}, "--no-cron")
+    try:
+        wait_healthy(server)
+        browser.get(f"{studio_url(server)}/")
+        unavailable, bare, invalid = browser.execute_async_script(EXPLAIN)
+        assert unavailable == "The database is unavailable. Reference for support: req-503."
+        assert bare == "The API answered HTTP 500. Reference for support: req-from-header."  # no body: the header's id
+        assert invalid == "The caption is too long."  # the person can fix it: nothing for support
     finally:
         server.stop()

@@ -11,7 +11,8 @@ export class ApiError extends Error {
     this.requestId = error.request_id || requestId || null;
   }
 
-  /** A sentence for a person: the API's message, what each field needs, and when to try again. */
+  /** A sentence for a person: the API's message, what each field needs, when to try again, and for
+   *  a server error the reference that finds its logs (README, "Runbook"). */
   explain() {
     const parts = [this.message];
     for (const detail of this.details) {
@@ -21,6 +22,7 @@ export class ApiError extends Error {
     }
     if (this.status === 429 && this.retryAfter) parts.push(`Try again in ${this.retryAfter} s.`);
     if (this.status === 401) parts.push('Sign in again.');
+    if (this.status >= 500 && this.requestId) parts.push(`Reference for support: ${this.requestId}.`);
     return parts.join(' ');
   }
 }
