@@ -45,21 +45,24 @@ def paint(canvas: Image.Image, ops: Iterable[Op]) -> None:
     for op in ops:
         if isinstance(op, Blend):
             canvas.paste(canvas.crop(op.box).point(list(op.table)), op.box)
-        elif isinstance(op.source, Image.Image) or op.mask is None:
-            canvas.paste(op.source, op.box, op.mask)
         else:
-            # A colour through a mask blends exactly as an image of that colour does, at half the cost.
-            size = (op.box[2] - op.box[0], op.box[3] - op.box[1])
-            canvas.paste(Image.new("RGB", size, op.source), op.box, op.mask)
+            paste = _with_image(op)
+            canvas.paste(paste.source, paste.box, paste.mask)
 
 
 def kept(op: Op) -> Op:
-    """`op` made ready to be painted many times: a colour through a mask becomes an image of that
-    colour (what `paint` would make on each call), so a prepared layer costs only its paste."""
-    if isinstance(op, Paste) and not isinstance(op.source, Image.Image) and op.mask is not None:
-        size = (op.box[2] - op.box[0], op.box[3] - op.box[1])
-        return Paste(Image.new("RGB", size, op.source), op.box, op.mask)
-    return op
+    """`op` as `paint` pastes it, for a plan that paints it on every post: its layers then cost only
+    their paste."""
+    return _with_image(op) if isinstance(op, Paste) else op
+
+
+def _with_image(op: Paste) -> Paste:
+    """A colour through a mask as an image of that colour: it blends exactly the same, at half the
+    cost of pasting the colour."""
+    if isinstance(op.source, Image.Image) or op.mask is None:
+        return op
+    size = (op.box[2] - op.box[0], op.box[3] - op.box[1])
+    return Paste(Image.new("RGB", size, op.source), op.box, op.mask)
 
 
 def op_bytes(op: Op) -> int:
